@@ -1,0 +1,164 @@
+"""`xiaoneng`: the product's one command line.
+
+Subcommands are thin: they parse arguments, call the layer that does the work, print a short
+result. A problem the user can fix is one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from queries.errors import XiaonengError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _engine():
+    from queries.engine import check_connection, make_engine
+
+    engine = make_engine()
+    check_connection(engine)
+    return engine
+
+
+def _month(text: str) -> dt.date:
+    try:
+        return dt.datetime.strptime(text, "%Y-%m").date()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected YYYY-MM, got {text!r}") from exc
+
+
+def cmd_init_db(args: argparse.Namespace) -> int:
+    from queries.calendar import seed_calendar_if_empty
+    from queries.migrate import current_revision, upgrade
+
+    engine = _engine()
+    upgrade(engine)
+    seeded = seed_calendar_if_empty(engine)
+    print(f"database ready at {engine.url.render_as_string(hide_password=True)} "
+          f"(schema revision {current_revision(engine)}"
+          + (f", calendar seeded with {seeded} days" if seeded else "") + ")")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from queries.importer import import_paths, import_url
+
+    engine = _engine()
+    if args.from_url:
+        report = import_url(engine, args.from_url, table=args.table, query=args.query,
+                            source_table=args.source_table, mapping=args.mapping)
+    else:
+        report = import_paths(engine, [Path(p) for p in args.paths], mapping=args.mapping,
+                              progress=not args.quiet)
+    print(report.format())
+    return 0 if report.ok else 1
+
+
+def cmd_calendar(args: argparse.Namespace) -> int:
+    from queries import calendar as cal
+
+    engine = _engine()
+    if args.action == "seed":
+        n = cal.seed_official(engine, args.start_year, args.end_year)
+        print(f"calendar: {n} official days written")
+    elif args.action == "import":
+        n = cal.import_calendar_file(engine, Path(args.file))
+        print(f"calendar: {n} days imported from {args.file}")
+    elif args.action == "show":
+        print(cal.describe(engine, args.year))
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from xiaoneng.demo import generate, write_parquet
+
+    tables = generate(cases=args.cases, seed=args.seed, start=args.start, end=args.end)
+    if args.out:
+        write_parquet(tables, Path(args.out))
+        print(f"demo data ({len(tables['cases']):,} cases) written to {args.out}")
+        return 0
+    from queries.importer import import_frames
+
+    engine = _engine()
+    from queries.migrate import upgrade
+
+    upgrade(engine)
+    report = import_frames(engine, tables, source=f"generator seed={args.seed}",
+                           progress=not args.quiet)
+    print(report.format())
+    return 0 if report.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="xiaoneng", description="政务服务效能监测 (xiaoneng)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("init-db", help="create or upgrade the schema; seed the calendar")
+    s.set_defaults(handler=cmd_init_db)
+
+    s = sub.add_parser("import", help="import contract tables from files or another database")
+    s.add_argument("paths", nargs="*", help="files named after contract tables, or directories")
+    s.add_argument("--mapping", type=Path, help="mapping file (TOML or YAML) for foreign headers")
+    s.add_argument("--from-url", help="source database URL (SQLAlchemy form)")
+    s.add_argument("--table", help="contract table to fill from --from-url")
+    s.add_argument("--source-table", help="table or view to read from --from-url")
+    s.add_argument("--query", help="SELECT to read from --from-url")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(handler=cmd_import)
+
+    s = sub.add_parser("calendar", help="the working-day calendar")
+    cal = s.add_subparsers(dest="action", required=True)
+    c = cal.add_parser("seed", help="(re)write official days from the State Council notices")
+    c.add_argument("--from", dest="start_year", type=int)
+    c.add_argument("--to", dest="end_year", type=int)
+    c = cal.add_parser("import", help="import days from a CSV/XLSX of a notice (later years)")
+    c.add_argument("file")
+    c = cal.add_parser("show", help="working days per year, fallback years")
+    c.add_argument("--year", type=int)
+    s.set_defaults(handler=cmd_calendar)
+
+    s = sub.add_parser("generate", help="generate a seeded, realistic demo city")
+    s.add_argument("--cases", type=int, default=200_000)
+    s.add_argument("--seed", type=int, default=20241)
+    s.add_argument("--from", dest="start", type=_month, default=_month("2024-01"))
+    s.add_argument("--to", dest="end", type=_month, default=_month("2026-10"))
+    s.add_argument("--out", help="write Parquet files to this directory instead of the database")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(handler=cmd_generate)
+
+    _register_later_commands(sub)
+    return p
+
+
+def _register_later_commands(sub) -> None:
+    """Commands that live in other modules register themselves here as they are built."""
+    for module_name in ("xiaoneng.cli_metrics", "xiaoneng.cli_serve"):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(sub)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except XiaonengError as exc:
+        print(f"xiaoneng: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("xiaoneng: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
