@@ -77,6 +77,12 @@ def cmd_calendar(args: argparse.Namespace) -> int:
 def cmd_generate(args: argparse.Namespace) -> int:
     from xiaoneng.demo import generate, write_parquet
 
+    if args.if_empty and not args.out:
+        from queries.status import data_status
+
+        if not data_status(_engine()).empty:
+            print("generate: the database already has cases; nothing generated (--if-empty)")
+            return 0
     tables = generate(cases=args.cases, seed=args.seed, start=args.start, end=args.end)
     if args.out:
         write_parquet(tables, Path(args.out))
@@ -128,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--from", dest="start", type=_month, default=_month("2024-01"))
     s.add_argument("--to", dest="end", type=_month, default=_month("2026-10"))
     s.add_argument("--out", help="write Parquet files to this directory instead of the database")
+    s.add_argument("--if-empty", action="store_true",
+                   help="only when the database has no cases yet (the demo start-up uses this)")
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(handler=cmd_generate)
 

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Set up a fresh machine and start the dashboard on the embedded SQLite database with demo data.
+# Extra arguments go to `xiaoneng serve` (e.g. --port 8600).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-venv.sh
+export PATH="$PWD/.venv/bin:$PATH"
+xiaoneng init-db
+xiaoneng generate --if-empty --cases "${DEMO_CASES:-200000}"
+if xiaoneng --help | grep -q " compute "; then xiaoneng compute --all --if-stale; fi
+exec xiaoneng serve "$@"
