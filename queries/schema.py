@@ -103,3 +103,146 @@ settings = sa.Table(
 CONTRACT_TABLES: dict[str, sa.Table] = {
     name: metadata.tables[name] for name in TABLES
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# Fact tables written by the metric jobs (metrics/jobs.py). Every measure is an additive sum at
+# the finest grain, so any roll-up is a SUM; ratios are formed only at query time. The measure
+# columns are listed explicitly (schema changes go through migrations); a test checks that every
+# measure in the metric registry has its column here.
+
+GRAIN = ("month", "agency_code", "item_code", "channel")
+
+CASE_MEASURES: tuple[str, ...] = (
+    # intake (month of accepted_at)
+    "accepted", "cmp_statutory", "cmp_gap", "online_accepted", "full_online_accepted",
+    "mobile_accepted", "visits_known", "no_visit", "max_one_visit", "instant_accepted",
+    "cross_region_accepted", "bundles_started",
+    # completion (month of completed_at)
+    "completed", "spd_statutory", "spd_statutory_gap", "spd_promised", "spd_promised_gap",
+    "completed_with_deadline", "completed_on_time", "completed_no_deadline", "completed_same_day",
+    "used_wd_sum", "completed_overdue", "e_result_known", "e_result_yes", "completed_reviewed",
+    "case_report_known", "case_report_timely",
+    # month-end snapshot (as of the month's last moment, or the as-of time)
+    "in_progress_eom", "overdue_open_eom", "warnings_eom",
+)
+REVIEW_MEASURES: tuple[str, ...] = (
+    "reviews_valid", "reviews_void", "good", "neutral", "bad", "score_sum", "active",
+    "bad_real_name", "bad_callback_timely", "bad_rect_due", "bad_rect_timely", "bad_open",
+    "review_report_known", "review_report_timely",
+)
+CARD_MEASURES: tuple[str, ...] = ("yellow_cards", "red_cards", "revoked_cards")
+CATALOGUE_MEASURES: tuple[str, ...] = (
+    "items", "online_capable_items", "full_online_items", "zero_visit_items", "materials_sum",
+    "materials_known", "steps_sum", "steps_known", "cat_statutory", "cat_gap",
+)
+
+
+def _grain_columns() -> list[sa.Column]:
+    return [
+        sa.Column("month", sa.Date(), primary_key=True, comment="first day of the month"),
+        sa.Column("agency_code", sa.Text(), primary_key=True),
+        sa.Column("item_code", sa.Text(), primary_key=True, comment="'' when not tied to an item"),
+        sa.Column("channel", sa.String(32), primary_key=True),
+    ]
+
+
+def _measure_columns(names: tuple[str, ...]) -> list[sa.Column]:
+    return [sa.Column(n, sa.BigInteger(), nullable=False, server_default="0") for n in names]
+
+
+case_facts = sa.Table(
+    "case_facts", metadata, *_grain_columns(), *_measure_columns(CASE_MEASURES),
+    comment="additive case measures at month × agency × item × channel",
+)
+review_facts = sa.Table(
+    "review_facts", metadata, *_grain_columns(), *_measure_columns(REVIEW_MEASURES),
+    comment="additive 好差评 measures; channel is the rating channel, item '' for reviews "
+            "not tied to a case",
+)
+card_facts = sa.Table(
+    "card_facts", metadata, *_grain_columns(), *_measure_columns(CARD_MEASURES),
+    comment="cards by month of issue; review cards have item '' and channel 'review'",
+)
+used_days_hist = sa.Table(
+    "used_days_hist", metadata, *_grain_columns(),
+    sa.Column("used_wd", sa.Integer(), primary_key=True),
+    sa.Column("n", sa.BigInteger(), nullable=False),
+    comment="histogram of used working days of completed cases (exact medians at any roll-up)",
+)
+catalogue_facts = sa.Table(
+    "catalogue_facts", metadata,
+    sa.Column("month", sa.Date(), primary_key=True, comment="snapshot month"),
+    sa.Column("item_code", sa.Text(), primary_key=True),
+    sa.Column("sector", sa.Text(), nullable=False),
+    sa.Column("item_type", sa.String(32), nullable=False),
+    *_measure_columns(CATALOGUE_MEASURES),
+    comment="事项目录 snapshot measures (减材料、减环节 trend across snapshots)",
+)
+cards = sa.Table(
+    "cards", metadata,
+    sa.Column("card_id", sa.Text(), primary_key=True, comment="kind:subject id"),
+    sa.Column("kind", sa.String(8), nullable=False, comment="yellow / red"),
+    sa.Column("subject", sa.String(8), nullable=False, comment="case / review"),
+    sa.Column("case_id", sa.Text()),
+    sa.Column("review_id", sa.Text()),
+    sa.Column("agency_code", sa.Text(), nullable=False),
+    sa.Column("item_code", sa.Text(), nullable=False),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("issued_on", sa.Date(), nullable=False),
+    sa.Column("month", sa.Date(), nullable=False, comment="month of issue"),
+    sa.Column("rule", sa.Text(), nullable=False, comment="the rule that fired"),
+    sa.Column("days_over", sa.Integer(), nullable=False),
+    sa.Column("still_open", sa.Boolean(), nullable=False),
+    sa.Column("revoked", sa.Boolean(), nullable=False),
+    comment="红黄牌 records (metrics.md §6)",
+)
+sa.Index("ix_cards_agency_month", cards.c.agency_code, cards.c.month)
+warnings = sa.Table(
+    "warnings", metadata,
+    sa.Column("case_id", sa.Text(), primary_key=True),
+    sa.Column("agency_code", sa.Text(), nullable=False),
+    sa.Column("item_code", sa.Text(), nullable=False),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("accepted_on", sa.Date(), nullable=False),
+    sa.Column("due_date", sa.Date(), nullable=False),
+    sa.Column("used_wd", sa.Integer(), nullable=False),
+    sa.Column("deadline_days", sa.Integer(), nullable=False),
+    sa.Column("remaining_wd", sa.Integer(), nullable=False),
+    sa.Column("rule", sa.Text(), nullable=False),
+    sa.Column("as_of", sa.DateTime(), nullable=False),
+    comment="预警: the live list of in-progress cases near their deadline, as of the last run",
+)
+be_scores = sa.Table(
+    "be_scores", metadata,
+    sa.Column("month", sa.Date(), primary_key=True),
+    sa.Column("region_code", sa.Text(), primary_key=True),
+    sa.Column("indicator", sa.String(48), primary_key=True, comment="sub-indicator id or be_index"),
+    sa.Column("pillar", sa.String(32), nullable=False),
+    sa.Column("value", sa.Float()),
+    sa.Column("n", sa.BigInteger(), comment="bundles / chains / cases behind the value"),
+    sa.Column("score", sa.Float(), comment="distance-to-frontier score 0–100"),
+    sa.Column("weight", sa.Float()),
+    sa.Column("contribution", sa.Float(), comment="weight × score / Σ weights"),
+    sa.Column("rank", sa.Integer()),
+    sa.Column("change", sa.Float(), comment="score change from the previous month"),
+    comment="营商环境 sub-indicators and index per region and month",
+)
+job_runs = sa.Table(
+    "job_runs", metadata,
+    sa.Column("run_id", sa.String(36), primary_key=True),
+    sa.Column("started_at", sa.DateTime(), nullable=False),
+    sa.Column("finished_at", sa.DateTime()),
+    sa.Column("as_of", sa.DateTime(), nullable=False),
+    sa.Column("months", sa.Text(), nullable=False, comment="first..last month recomputed"),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("input_rows", sa.JSON()),
+    sa.Column("output_rows", sa.JSON()),
+    sa.Column("calendar_version", sa.Text()),
+    sa.Column("fallback_years", sa.Text()),
+    sa.Column("settings_hash", sa.String(64)),
+    sa.Column("settings", sa.JSON()),
+    sa.Column("duration_s", sa.Float()),
+    sa.Column("error", sa.Text()),
+    comment="one row per metric job run (provenance of every number)",
+)

@@ -1,0 +1,256 @@
+"""The working-day clock of metrics.md §1, vectorised on the calendar's cumulative index.
+
+Every quantity is computed in "ord space": `ord(d)` is the number of working days on or before
+date `d` (or the day number, for natural-day limits). Differences of ords are working-day
+counts, so the clock is a handful of joins and column arithmetic, never a per-row loop.
+
+Definitions (metrics.md §1), for a row accepted on date `a` and measured at date `e`:
+- suspended_wd: each suspension [s, t] (t = its end date, or `e` while still suspended) is cut
+  to at most `approved_days`, the cut intervals are merged where they overlap and clipped to
+  [a, e]; suspended_wd = Σ ord(end) − ord(start) over the merged intervals. In ord space a
+  suspension is the half-open integer range (ord s, ord t], so merging and clipping are done on
+  those ranges and the union's size is exactly the spec's sum.
+- used_wd = ord(e) − ord(a) − suspended_wd.
+- deadline days D = promised_days, else statutory_days; neither → no deadline.
+- due_date = first date d with ord(d) = ord(a) + D + suspended_wd.
+- on time ⇔ used_wd ≤ D; overdue_wd = max(0, used_wd − D).
+- A threshold X is *exceeded* on the first date on which used_wd > X. With suspensions sorted,
+  used_wd is flat inside a suspension and rises by one per working day outside, so that date is
+  the first date with ord = ord(a) + X + 1 + S*, where S* is the suspended total accumulated
+  before the gap in which the count crosses X + 1 (see `_crossing_suspended`).
+
+The functions take a LazyFrame of "clock rows" and return it with clock columns added. A clock
+row is one measurement of one case: normally (case, its completion date or as-of date), and for
+month-end snapshots (case, month end). Rows are identified by `row_id`.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+ORD = pl.Int32
+
+# Columns a clock row must have.
+CLOCK_INPUT = ("row_id", "case_id", "a_date", "e_date", "limit_unit")
+
+
+def calendar_frame(calendar: object) -> pl.DataFrame:
+    """Accept a WorkCalendar (anything with `.index`) or its index frame."""
+    frame = getattr(calendar, "index", calendar)
+    assert isinstance(frame, pl.DataFrame), "calendar must be a WorkCalendar or its index frame"
+    return frame.select("date", pl.col("is_workday"), pl.col("ord").cast(ORD),
+                        pl.col("ord_nat").cast(ORD))
+
+
+def _ord_of(lf: pl.LazyFrame, cal: pl.DataFrame, date_col: str, out: str) -> pl.LazyFrame:
+    """Add `out` = ord of `date_col` in the row's unit (`limit_unit`), by a join on date."""
+    idx = cal.lazy().select(
+        pl.col("date").alias(date_col),
+        pl.col("ord").alias(f"__w_{out}"),
+        pl.col("ord_nat").alias(f"__n_{out}"),
+    )
+    return (
+        lf.join(idx, on=date_col, how="left")
+        .with_columns(
+            pl.when(pl.col("limit_unit") == "natural")
+            .then(pl.col(f"__n_{out}"))
+            .otherwise(pl.col(f"__w_{out}"))
+            .alias(out)
+        )
+        .drop(f"__w_{out}", f"__n_{out}")
+    )
+
+
+def date_of_ord(lf: pl.LazyFrame, cal: pl.DataFrame, ord_col: str, out: str) -> pl.LazyFrame:
+    """Add `out` = the first date whose ord (in the row's unit) equals `ord_col`.
+
+    For working-day units that is the working day with that ord; for natural units, the day
+    with that day number.
+    """
+    # ord increments exactly on working days, so the first date carrying an ord is the working
+    # day that has it (or the index's first date for ords before the first working day).
+    first_work = (
+        cal.lazy()
+        .group_by("ord")
+        .agg(pl.col("date").min())
+        .select(pl.col("ord").alias(ord_col), pl.col("date").alias(f"__w_{out}"))
+    )
+    natural = cal.lazy().select(pl.col("ord_nat").alias(ord_col), pl.col("date").alias(f"__n_{out}"))
+    return (
+        lf.join(first_work, on=ord_col, how="left")
+        .join(natural, on=ord_col, how="left")
+        .with_columns(
+            pl.when(pl.col("limit_unit") == "natural")
+            .then(pl.col(f"__n_{out}"))
+            .otherwise(pl.col(f"__w_{out}"))
+            .alias(out)
+        )
+        .drop(f"__w_{out}", f"__n_{out}")
+    )
+
+
+def suspension_intervals(
+    rows: pl.LazyFrame, suspensions: pl.LazyFrame, cal: pl.DataFrame
+) -> pl.LazyFrame:
+    """Merged, cut and clipped suspension intervals per clock row, in ord space.
+
+    Returns row_id, k (0-based order), lo, hi (ord range (lo, hi]) for rows with any
+    suspended time inside (a, e].
+    """
+    susp = suspensions.select(
+        "case_id",
+        pl.col("started_at").dt.date().alias("s_date"),
+        pl.col("ended_at").dt.date().alias("t_date"),
+        pl.col("approved_days").cast(ORD),
+    )
+    joined = rows.select("row_id", "case_id", "limit_unit", "e_date", "ord_a", "ord_e").join(
+        susp, on="case_id", how="inner"
+    )
+    # An open suspension runs to the measuring date; one that starts after it does not count.
+    joined = joined.with_columns(
+        pl.min_horizontal(pl.coalesce("t_date", "e_date"), pl.col("e_date")).alias("t_date")
+    )
+    joined = _ord_of(joined, cal, "s_date", "ord_s")
+    joined = _ord_of(joined, cal, "t_date", "ord_t")
+    cut = pl.when(pl.col("approved_days").is_not_null()).then(
+        pl.min_horizontal("ord_t", pl.col("ord_s") + pl.col("approved_days"))
+    ).otherwise(pl.col("ord_t"))
+    clipped = joined.select(
+        "row_id",
+        pl.max_horizontal("ord_s", "ord_a").alias("lo"),
+        pl.min_horizontal(cut, pl.col("ord_e")).alias("hi"),
+    ).filter(pl.col("hi") > pl.col("lo"))
+    # Merge overlapping half-open ranges: a new group starts where lo passes the running max hi.
+    merged = (
+        clipped.sort("row_id", "lo")
+        .with_columns(
+            pl.col("hi").cum_max().shift(1).over("row_id").alias("__prev_hi")
+        )
+        .with_columns(
+            (pl.col("__prev_hi").is_null() | (pl.col("lo") >= pl.col("__prev_hi")))
+            .cast(ORD)
+            .cum_sum()
+            .over("row_id")
+            .alias("__grp")
+        )
+        .group_by("row_id", "__grp")
+        .agg(pl.col("lo").min(), pl.col("hi").max())
+        .sort("row_id", "lo")
+        .with_columns((pl.col("__grp") - 1).alias("k"))
+        .drop("__grp")
+    )
+    return merged
+
+
+def _crossing_suspended(
+    rows: pl.LazyFrame, merged: pl.LazyFrame, threshold_col: str, out: str
+) -> pl.LazyFrame:
+    """S*: suspended total accrued before used_wd first exceeds `threshold_col`.
+
+    With merged intervals k = 0..K-1 and S<k the suspended total before interval k, used_wd at
+    the start of interval k is (lo_k − ord_a − S<k). The count reaches T = threshold + 1 in the
+    gap before the first interval where that value is ≥ T; S* is that interval's S<k, or the
+    total if no such interval exists.
+    """
+    per = (
+        merged.with_columns((pl.col("hi") - pl.col("lo")).alias("__len"))
+        .with_columns(
+            (pl.col("__len").cum_sum().over("row_id") - pl.col("__len")).alias("__before")
+        )
+        .join(rows.select("row_id", "ord_a", threshold_col), on="row_id", how="inner")
+        .filter(pl.col(threshold_col).is_not_null())
+        .with_columns(
+            (
+                (pl.col("lo") - pl.col("ord_a") - pl.col("__before"))
+                >= pl.col(threshold_col) + 1
+            ).alias("__crossed_before")
+        )
+        .group_by("row_id")
+        .agg(
+            pl.col("__before").filter(pl.col("__crossed_before")).min().alias("__first"),
+            pl.col("__len").sum().alias("__total"),
+        )
+        .select("row_id", pl.coalesce("__first", "__total").alias(out))
+    )
+    return rows.join(per, on="row_id", how="left").with_columns(pl.col(out).fill_null(0))
+
+
+def add_clock(
+    rows: pl.LazyFrame,
+    suspensions: pl.LazyFrame,
+    calendar: object,
+    red_grace_days: int = 3,
+    with_card_dates: bool = True,
+) -> pl.LazyFrame:
+    """Add the clock columns to clock rows.
+
+    Input columns: row_id, case_id, a_date, e_date, limit_unit, statutory_days, promised_days.
+    Added: ord_a, ord_e, suspended_wd, used_wd, deadline_days, red_days, due_date, on_time,
+    overdue_wd, and (with_card_dates) yellow_date, red_date — null when not exceeded by e_date.
+    """
+    cal = calendar_frame(calendar)
+    rows = rows.with_columns(
+        pl.coalesce("promised_days", "statutory_days").cast(ORD).alias("deadline_days"),
+    ).with_columns(
+        # Red: used_wd exceeds min(statutory, deadline + grace); a missing statutory is ignored.
+        pl.when(pl.col("deadline_days").is_null())
+        .then(None)
+        .otherwise(
+            pl.min_horizontal(
+                pl.col("statutory_days").cast(ORD), pl.col("deadline_days") + red_grace_days
+            )
+        )
+        .alias("red_days")
+    )
+    rows = _ord_of(rows, cal, "a_date", "ord_a")
+    rows = _ord_of(rows, cal, "e_date", "ord_e")
+    merged = suspension_intervals(rows, suspensions, cal)
+    total = merged.group_by("row_id").agg((pl.col("hi") - pl.col("lo")).sum().alias("suspended_wd"))
+    rows = rows.join(total, on="row_id", how="left").with_columns(
+        pl.col("suspended_wd").fill_null(0).cast(ORD)
+    )
+    rows = rows.with_columns(
+        (pl.col("ord_e") - pl.col("ord_a") - pl.col("suspended_wd")).alias("used_wd"),
+        (pl.col("ord_a") + pl.col("deadline_days") + pl.col("suspended_wd")).alias("__due_ord"),
+    ).with_columns(
+        (pl.col("used_wd") <= pl.col("deadline_days")).alias("on_time"),
+        pl.max_horizontal(pl.col("used_wd") - pl.col("deadline_days"), pl.lit(0))
+        .cast(ORD)
+        .alias("overdue_wd"),
+    )
+    rows = date_of_ord(rows, cal, "__due_ord", "due_date").drop("__due_ord")
+    if not with_card_dates:
+        return rows
+    for kind, threshold in (("yellow", "deadline_days"), ("red", "red_days")):
+        s_col = f"__s_{kind}"
+        rows = _crossing_suspended(rows, merged, threshold, s_col)
+        rows = rows.with_columns(
+            pl.when(pl.col("used_wd") > pl.col(threshold))
+            .then(pl.col("ord_a") + pl.col(threshold) + 1 + pl.col(s_col))
+            .otherwise(None)
+            .alias(f"__{kind}_ord")
+        )
+        rows = date_of_ord(rows, cal, f"__{kind}_ord", f"{kind}_date").drop(
+            s_col, f"__{kind}_ord"
+        )
+    return rows
+
+
+def clock_rows_for_cases(cases: pl.LazyFrame, as_of_date: object) -> pl.LazyFrame:
+    """One clock row per accepted case inside the clock, measured at completion or `as_of_date`.
+
+    `not_accepted` and `withdrawn` cases are outside the clock (metrics.md §1). A case completed
+    after the as-of moment is measured at the as-of date as if still open.
+    """
+    as_of = pl.lit(as_of_date).cast(pl.Date)
+    done = pl.col("completed_at").is_not_null() & (pl.col("completed_at").dt.date() <= as_of)
+    return cases.filter(
+        pl.col("accepted_at").is_not_null()
+        & ~pl.col("status").is_in(["not_accepted", "withdrawn"])
+        & (pl.col("accepted_at").dt.date() <= as_of)
+    ).with_columns(
+        pl.col("case_id").alias("row_id"),
+        pl.col("accepted_at").dt.date().alias("a_date"),
+        pl.when(done).then(pl.col("completed_at").dt.date()).otherwise(as_of).alias("e_date"),
+        done.alias("is_done"),
+    )
