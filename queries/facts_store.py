@@ -1,0 +1,88 @@
+"""Writes of the metric jobs: replace whole months of facts atomically, record job runs.
+
+A rerun of a month deletes that month's rows and inserts the new ones in the same transaction,
+so readers see either the old month or the new one, never half of each; a failed job leaves the
+previous facts untouched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from queries import schema
+from queries.engine import is_postgres
+
+MONTHLY_TABLES = ("case_facts", "review_facts", "card_facts", "used_days_hist", "cards",
+                  "be_scores")
+
+
+def _insert(conn: Connection, table: sa.Table, df: pl.DataFrame) -> int:
+    if df.is_empty():
+        return 0
+    df = df.select([c.name for c in table.columns if c.name in df.columns])
+    if is_postgres(conn.engine):
+        import io
+
+        buf = io.BytesIO()
+        df.write_csv(buf, include_header=False, null_value="\\N", quote_style="necessary")
+        buf.seek(0)
+        cols = ", ".join(f'"{c}"' for c in df.columns)
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur:
+            cur.copy_expert(
+                f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT csv, NULL \'\\N\')', buf
+            )
+        return df.height
+    conn.execute(table.insert(), df.to_dicts())
+    return df.height
+
+
+def replace_months(
+    engine: Engine,
+    months: list[dt.date],
+    frames: dict[str, pl.DataFrame],
+    warnings: pl.DataFrame | None,
+    catalogue: tuple[dt.date, pl.DataFrame] | None,
+) -> dict[str, int]:
+    """Replace `months` in every monthly table with `frames`, in one transaction."""
+    written: dict[str, int] = {}
+    with engine.begin() as conn:
+        for name in MONTHLY_TABLES:
+            if name not in frames:
+                continue
+            table = schema.metadata.tables[name]
+            conn.execute(table.delete().where(table.c.month.in_(months)))
+            written[name] = _insert(conn, table, frames[name])
+        if warnings is not None:
+            conn.execute(schema.warnings.delete())
+            written["warnings"] = _insert(conn, schema.warnings, warnings)
+        if catalogue is not None:
+            month, df = catalogue
+            conn.execute(schema.catalogue_facts.delete().where(schema.catalogue_facts.c.month == month))
+            written["catalogue_facts"] = _insert(conn, schema.catalogue_facts, df)
+    return written
+
+
+def start_run(engine: Engine, run: dict[str, Any]) -> None:
+    with engine.begin() as conn:
+        conn.execute(schema.job_runs.insert().values(**run))
+
+
+def finish_run(engine: Engine, run_id: str, **values: Any) -> None:
+    with engine.begin() as conn:
+        conn.execute(schema.job_runs.update().where(schema.job_runs.c.run_id == run_id)
+                     .values(**values))
+
+
+def last_run(engine: Engine) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(schema.job_runs).where(schema.job_runs.c.status == "ok")
+            .order_by(schema.job_runs.c.finished_at.desc()).limit(1)
+        ).mappings().first()
+    return dict(row) if row else None
