@@ -1,0 +1,293 @@
+"""Fast bulk writes of Polars frames: plain insert, upsert by key, key look-ups.
+
+Why a module of its own: every bulk path in the product (the importer, the demo generator, the
+fact jobs) needs the same three things — write a frame quickly, upsert it by primary key while
+knowing how many rows were inserted / updated / left unchanged, and ask which of many keys
+already exist — and each must stay inside the caller's transaction so that a load is all or
+nothing.
+
+On PostgreSQL rows travel by COPY into a temporary staging table and are merged with one
+`INSERT … SELECT … ON CONFLICT DO UPDATE … WHERE <values differ>`; on SQLite the staging
+table is filled with one `executemany` and merged the same way. Row-by-row statements are never
+issued. Identifiers come from the SQLAlchemy schema (never from user input) and are quoted by
+the dialect; values always travel as bound parameters or COPY data.
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+COPY_CHUNK_ROWS = 100_000
+SQLITE_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S%.6f"  # SQLAlchemy's storage format for DateTime
+DATE_FORMAT = "%Y-%m-%d"
+_IN_LIST_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    """What an upsert did to the target table."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __add__(self, other: UpsertCounts) -> UpsertCounts:
+        return UpsertCounts(
+            self.inserted + other.inserted,
+            self.updated + other.updated,
+            self.unchanged + other.unchanged,
+        )
+
+
+def is_postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _quote(conn: Connection, name: str) -> str:
+    return conn.dialect.identifier_preparer.quote(name)
+
+
+def _qualified(conn: Connection, table: sa.Table | str) -> str:
+    if isinstance(table, sa.Table):
+        return conn.dialect.identifier_preparer.format_table(table)
+    return _quote(conn, table)
+
+
+def _columns_of(table: sa.Table | str, df: pl.DataFrame, columns: Sequence[str] | None) -> list[str]:
+    if columns is not None:
+        return list(columns)
+    if isinstance(table, sa.Table):
+        return [c.name for c in table.columns if c.name in df.columns]
+    return list(df.columns)
+
+
+def _sqlite_rows(df: pl.DataFrame) -> list[tuple]:
+    """Rows as sqlite3 parameters, formatted exactly as SQLAlchemy would store them.
+
+    Datetimes and dates must be the same text SQLAlchemy writes, or a re-import would see every
+    row as changed and SQLAlchemy could not read them back.
+    """
+    exprs = []
+    for name, dtype in df.schema.items():
+        col = pl.col(name)
+        if dtype == pl.Datetime or isinstance(dtype, pl.Datetime):
+            exprs.append(col.dt.strftime(SQLITE_DATETIME_FORMAT))
+        elif dtype == pl.Date:
+            exprs.append(col.dt.strftime(DATE_FORMAT))
+        elif dtype == pl.Boolean:
+            exprs.append(col.cast(pl.Int8))
+        else:
+            exprs.append(col)
+    return df.select(exprs).rows()
+
+
+def _pg_copy_buffer(df: pl.DataFrame) -> io.BytesIO:
+    buf = io.BytesIO()
+    df.write_csv(
+        buf,
+        include_header=False,
+        datetime_format=SQLITE_DATETIME_FORMAT,
+        date_format=DATE_FORMAT,
+        null_value="",
+        quote_style="necessary",
+    )
+    buf.seek(0)
+    return buf
+
+
+def copy_frame(
+    conn: Connection, table: sa.Table | str, df: pl.DataFrame, columns: Sequence[str] | None = None
+) -> int:
+    """COPY `df` into `table` (PostgreSQL only), in chunks so memory stays bounded.
+
+    Text columns must not hold empty strings that should stay distinct from NULL: an unquoted
+    empty field is read as NULL (the importer turns blanks into NULL before it gets here).
+    """
+    if not is_postgres(conn):
+        raise ValueError("copy_frame needs PostgreSQL; use insert_frame for other databases")
+    cols = _columns_of(table, df, columns)
+    if df.is_empty():
+        return 0
+    col_sql = ", ".join(_quote(conn, c) for c in cols)
+    sql = f"COPY {_qualified(conn, table)} ({col_sql}) FROM STDIN WITH (FORMAT csv, NULL '')"
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        for offset in range(0, df.height, COPY_CHUNK_ROWS):
+            chunk = df.select(cols).slice(offset, COPY_CHUNK_ROWS)
+            cursor.copy_expert(sql, _pg_copy_buffer(chunk))
+    finally:
+        cursor.close()
+    return df.height
+
+
+def insert_frame(
+    conn: Connection, table: sa.Table | str, df: pl.DataFrame, columns: Sequence[str] | None = None
+) -> int:
+    """Append `df` to `table` (no conflict handling): COPY on PostgreSQL, executemany on SQLite."""
+    if df.is_empty():
+        return 0
+    if is_postgres(conn):
+        return copy_frame(conn, table, df, columns)
+    cols = _columns_of(table, df, columns)
+    placeholders = ", ".join("?" for _ in cols)
+    col_sql = ", ".join(_quote(conn, c) for c in cols)
+    sql = f"INSERT INTO {_qualified(conn, table)} ({col_sql}) VALUES ({placeholders})"
+    for offset in range(0, df.height, COPY_CHUNK_ROWS):
+        chunk = df.select(cols).slice(offset, COPY_CHUNK_ROWS)
+        conn.exec_driver_sql(sql, _sqlite_rows(chunk))
+    return df.height
+
+
+def _create_stage(conn: Connection, table: sa.Table, cols: Sequence[str]) -> str:
+    """A temporary table shaped like `cols` of `table`; dropped by the caller."""
+    name = f"_xn_stage_{uuid.uuid4().hex[:12]}"
+    defs = ", ".join(
+        f"{_quote(conn, c)} {table.c[c].type.compile(dialect=conn.dialect)}" for c in cols
+    )
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {_quote(conn, name)} ({defs})")
+    return name
+
+
+def _drop_stage(conn: Connection, name: str) -> None:
+    conn.exec_driver_sql(f"DROP TABLE {_quote(conn, name)}")
+
+
+def upsert_frame(
+    conn: Connection, table: sa.Table, df: pl.DataFrame, key: Sequence[str] | None = None
+) -> UpsertCounts:
+    """Insert new keys, update rows whose values differ, leave identical rows untouched.
+
+    `df` must not repeat a key (the caller de-duplicates and reports duplicates). Returns how
+    many rows were inserted, updated and found unchanged, so that re-importing the same data is
+    visibly a no-op (0 inserted, 0 updated).
+    """
+    if df.is_empty():
+        return UpsertCounts()
+    key = list(key or [c.name for c in table.primary_key.columns])
+    cols = _columns_of(table, df, None)
+    missing_key = [k for k in key if k not in cols]
+    if missing_key:
+        raise ValueError(f"upsert into {table.name}: key column(s) {missing_key} not in frame")
+    stage = _create_stage(conn, table, cols)
+    try:
+        insert_frame(conn, stage, df.select(cols), cols)
+        return _merge_stage(conn, table, stage, cols, key, df.height)
+    finally:
+        _drop_stage(conn, stage)
+
+
+def _merge_stage(
+    conn: Connection, table: sa.Table, stage: str, cols: list[str], key: list[str], n: int
+) -> UpsertCounts:
+    target = _qualified(conn, table)
+    q = {c: _quote(conn, c) for c in cols}
+    col_sql = ", ".join(q[c] for c in cols)
+    key_sql = ", ".join(q[k] for k in key)
+    value_cols = [c for c in cols if c not in key]
+    if is_postgres(conn):
+        if value_cols:
+            sets = ", ".join(f"{q[c]} = EXCLUDED.{q[c]}" for c in value_cols)
+            old = ", ".join(f"{target}.{q[c]}" for c in value_cols)
+            new = ", ".join(f"EXCLUDED.{q[c]}" for c in value_cols)
+            action = f"DO UPDATE SET {sets} WHERE ROW({old}) IS DISTINCT FROM ROW({new})"
+        else:
+            action = "DO NOTHING"
+        sql = (
+            f"WITH up AS (INSERT INTO {target} ({col_sql}) SELECT {col_sql} "
+            f"FROM {_quote(conn, stage)} ON CONFLICT ({key_sql}) {action} "
+            f"RETURNING (xmax = 0) AS ins) "
+            f"SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM up"
+        )
+        inserted, updated = conn.exec_driver_sql(sql).one()
+        return UpsertCounts(int(inserted), int(updated), n - int(inserted) - int(updated))
+    # SQLite: count the keys that exist, then merge; rowcount = inserted + really updated.
+    join = " AND ".join(f"t.{q[k]} = s.{q[k]}" for k in key)
+    existing = conn.exec_driver_sql(
+        f"SELECT count(*) FROM {_quote(conn, stage)} s JOIN {target} t ON {join}"
+    ).scalar_one()
+    if value_cols:
+        sets = ", ".join(f"{q[c]} = excluded.{q[c]}" for c in value_cols)
+        differs = " OR ".join(f"{target}.{q[c]} IS NOT excluded.{q[c]}" for c in value_cols)
+        action = f"DO UPDATE SET {sets} WHERE {differs}"
+    else:
+        action = "DO NOTHING"
+    result = conn.exec_driver_sql(
+        f"INSERT INTO {target} ({col_sql}) SELECT {col_sql} FROM {_quote(conn, stage)} "
+        f"WHERE true ON CONFLICT ({key_sql}) {action}"
+    )
+    inserted = n - int(existing)
+    updated = int(result.rowcount) - inserted
+    return UpsertCounts(inserted, updated, int(existing) - updated)
+
+
+def existing_keys(conn: Connection, table: sa.Table, keys: pl.DataFrame) -> pl.Series:
+    """For each row of `keys` (columns named like `table`'s), whether it exists in `table`.
+
+    Reads inside the caller's transaction, so rows written earlier in the same load count.
+    Few distinct single-column keys use one bound `IN` list; many use a staging table and a
+    join, so that millions of references are checked in one statement, not one per row.
+    """
+    cols = list(keys.columns)
+    if keys.is_empty():
+        return pl.Series("exists", [], dtype=pl.Boolean)
+    distinct = keys.unique()
+    if len(cols) == 1 and distinct.height <= _IN_LIST_LIMIT:
+        col = table.c[cols[0]]
+        values = distinct.get_column(cols[0]).drop_nulls().to_list()
+        found = (
+            conn.execute(sa.select(col).where(col.in_(sa.bindparam("v", expanding=True))), {"v": values})
+            .scalars()
+            .all()
+        )
+        present = pl.DataFrame({cols[0]: found}, schema={cols[0]: keys.schema[cols[0]]})
+    else:
+        present = _existing_via_stage(conn, table, distinct)
+    present = present.unique().with_columns(pl.lit(True).alias("exists"))
+    return keys.join(present, on=cols, how="left", maintain_order="left", nulls_equal=False)[
+        "exists"
+    ].fill_null(False)
+
+
+def _existing_via_stage(conn: Connection, table: sa.Table, distinct: pl.DataFrame) -> pl.DataFrame:
+    cols = list(distinct.columns)
+    stage = _create_stage(conn, table, cols)
+    try:
+        insert_frame(conn, stage, distinct, cols)
+        q = {c: _quote(conn, c) for c in cols}
+        join = " AND ".join(f"t.{q[c]} = s.{q[c]}" for c in cols)
+        select = ", ".join(f"s.{q[c]}" for c in cols)
+        rows = conn.exec_driver_sql(
+            f"SELECT {select} FROM {_quote(conn, stage)} s "
+            f"WHERE EXISTS (SELECT 1 FROM {_qualified(conn, table)} t WHERE {join})"
+        ).all()
+    finally:
+        _drop_stage(conn, stage)
+    found = pl.DataFrame(rows, schema=cols, orient="row") if rows else pl.DataFrame(
+        schema={c: pl.String for c in cols}
+    )
+    # The database hands back its own representation (e.g. text datetimes on SQLite): cast to
+    # the caller's types so that the join below matches value for value.
+    return _cast_like(found, distinct.schema)
+
+
+def _cast_like(df: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+    exprs = []
+    for name, dtype in schema.items():
+        col = pl.col(name)
+        current = df.schema[name]
+        if current == dtype:
+            exprs.append(col)
+        elif isinstance(dtype, pl.Datetime) and current == pl.String:
+            exprs.append(col.str.to_datetime(SQLITE_DATETIME_FORMAT, time_unit=dtype.time_unit))
+        elif dtype == pl.Date and current == pl.String:
+            exprs.append(col.str.to_date(DATE_FORMAT))
+        else:
+            exprs.append(col.cast(dtype))
+    return df.select(exprs)

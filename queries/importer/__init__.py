@@ -1,0 +1,201 @@
+"""The importer: files, frames or another database → contract tables, validated, in one transaction.
+
+Public API (the CLI and the demo generator call these):
+
+- `import_paths(engine, paths, mapping=None, progress=True)` — CSV / Excel / Parquet files named
+  after contract tables (or directories of them), or any file a mapping file describes;
+- `import_frames(engine, frames, source, progress=True)` — in-memory frames with contract columns;
+- `import_url(engine, url, table, query, source_table, mapping)` — a table or SELECT of another
+  database given by SQLAlchemy URL.
+
+Each returns a `LoadReport`. Every row read is loaded, quarantined (table `quarantine`, with its
+raw values, file, line, and every rule it broke) or merged as an identical duplicate, and the
+report shows that the counts reconcile. A file that cannot be used at all (empty, unreadable, a
+required column missing) is refused before anything is written, with an `ImportRejected` naming
+the file and the problem. The mapping file format is documented in `queries.importer.mapping`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from queries.contract import TABLES
+from queries.errors import ImportRejected
+from queries.importer import rules
+from queries.importer.load import Job, fail_run, run_jobs, start_run
+from queries.importer.mapping import (
+    Mapping,
+    SourceSpec,
+    default_spec,
+    load_mapping,
+    table_for_name,
+)
+from queries.importer.normalize import resolve
+from queries.importer.readers import (
+    SUPPORTED_SUFFIXES,
+    DatabaseSource,
+    FrameSource,
+    Source,
+    open_file,
+)
+from queries.importer.report import Counts, LoadReport
+
+__all__ = ["Counts", "LoadReport", "import_frames", "import_paths", "import_url"]
+
+
+def _jobs_for(source: Source, spec: SourceSpec, only_table: str | None = None) -> list[Job]:
+    feeds = [f for f in spec.feeds if only_table is None or f.table == only_table]
+    return [Job(source, spec, f, resolve(f.table, f, source.headers, source.name)) for f in feeds]
+
+
+def _expand(paths: list[Path]) -> tuple[list[tuple[Path, bool]], list[str]]:
+    """Files to read, each flagged whether the user named it (True) or a directory held it."""
+    files: list[tuple[Path, bool]] = []
+    warnings: list[str] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir()
+                           if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES)
+            if not found:
+                warnings.append(f"{p}: no CSV, Excel or Parquet files in this directory")
+            files += [(f, False) for f in found]
+        else:
+            files.append((p, True))
+    return files, warnings
+
+
+def _plan_paths(
+    paths: list[Path], mapping: Mapping | None
+) -> tuple[list[Job], list[str]]:
+    files, warnings = _expand(paths)
+    jobs: list[Job] = []
+    try:
+        for path, named in files:
+            spec = mapping.spec_for(path.name) if mapping else None
+            if spec is None:
+                table = table_for_name(path.stem)
+                if table is None:
+                    message = (
+                        f"{path}: cannot tell which contract table this file feeds — name it after "
+                        f"a table ({', '.join(f'{t}.csv' for t in TABLES)}) or describe it in a "
+                        f"mapping file [{rules.UNKNOWN_TABLE}]"
+                    )
+                    if named:
+                        raise ImportRejected(message)
+                    warnings.append(f"skipped: {message}")
+                    continue
+                spec = default_spec(table)
+            source = open_file(path, encoding=spec.encoding, sheet=spec.sheet,
+                               delimiter=spec.delimiter)
+            jobs += _jobs_for(source, spec)
+    except BaseException:
+        for job in jobs:
+            job.source.close()
+        raise
+    if not jobs:
+        raise ImportRejected(
+            f"nothing to import from {', '.join(str(p) for p in paths) or 'no paths'}"
+        )
+    return jobs, warnings
+
+
+def _run(engine: Engine, label: str, plan, progress: bool) -> LoadReport:
+    report = start_run(engine, label)
+    try:
+        jobs, warnings = plan()
+    except BaseException as exc:
+        fail_run(engine, report, exc)
+        raise
+    report.warnings.extend(warnings)
+    return run_jobs(engine, report, jobs, progress)
+
+
+def import_paths(
+    engine: Engine, paths: list[Path], mapping: Path | None = None, progress: bool = True
+) -> LoadReport:
+    """Import files (or directories of files) into the contract tables, in one transaction."""
+    paths = [Path(p) for p in paths]
+    label = ", ".join(str(p) for p in paths) + (f" (mapping {mapping})" if mapping else "")
+
+    def plan() -> tuple[list[Job], list[str]]:
+        return _plan_paths(paths, load_mapping(mapping) if mapping else None)
+
+    return _run(engine, label, plan, progress)
+
+
+def import_frames(
+    engine: Engine, frames: dict[str, pl.DataFrame], source: str, progress: bool = True
+) -> LoadReport:
+    """Import in-memory frames with contract column names, through the same validation path."""
+
+    def plan() -> tuple[list[Job], list[str]]:
+        jobs = []
+        for table, frame in frames.items():
+            if table not in TABLES:
+                raise ImportRejected(
+                    f"{source}: {table!r} is not a contract table ({', '.join(TABLES)}) "
+                    f"[{rules.UNKNOWN_TABLE}]"
+                )
+            jobs += _jobs_for(FrameSource(f"{source}:{table}", frame), default_spec(table))
+        return jobs, []
+
+    return _run(engine, source, plan, progress)
+
+
+def import_url(
+    engine: Engine,
+    url: str,
+    table: str | None = None,
+    query: str | None = None,
+    source_table: str | None = None,
+    mapping: Path | None = None,
+    progress: bool = False,
+) -> LoadReport:
+    """Import a table/view (`source_table`) or a SELECT (`query`) of another database.
+
+    The target contract table is `table`, or the one `source_table` is named after, or what the
+    mapping entry for `source_table` (or for "query") says.
+    """
+    if table is not None and table not in TABLES:
+        raise ImportRejected(f"--table {table!r} is not a contract table ({', '.join(TABLES)})")
+    if not query and not source_table:
+        source_table = table
+    what = source_table or "query"
+    try:
+        shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError as exc:
+        raise ImportRejected(f"not a database URL: {url!r}") from exc
+    label = f"{shown} {what}"
+
+    def plan() -> tuple[list[Job], list[str]]:
+        spec = _url_spec(what, table, load_mapping(mapping) if mapping else None)
+        source = DatabaseSource(url, source_table=source_table, query=query)
+        try:
+            return _jobs_for(source, spec, only_table=table), []
+        except BaseException:
+            source.close()
+            raise
+
+    return _run(engine, label, plan, progress)
+
+
+def _url_spec(what: str, table: str | None, mapping: Mapping | None) -> SourceSpec:
+    spec = mapping.spec_for(what) if mapping else None
+    if spec is None and mapping is not None and len(mapping.sources) == 1:
+        spec = mapping.sources[0]
+    if spec is not None:
+        if table is not None and all(f.table != table for f in spec.feeds):
+            raise ImportRejected(f"{mapping.path}: no entry for table {table!r} [{rules.UNKNOWN_TABLE}]")
+        return spec
+    target = table or table_for_name(what.rpartition(".")[2])
+    if target is None:
+        raise ImportRejected(
+            f"{what}: say which contract table it fills (--table) or give a mapping file "
+            f"[{rules.UNKNOWN_TABLE}]"
+        )
+    return default_spec(target)

@@ -1,0 +1,203 @@
+"""One load: plan the sources, then validate and write every table in one transaction.
+
+Why one transaction for the whole call: a load that dies halfway (a crash, a database error, a
+file that turns out unreadable in its last batch) must leave the database exactly as it was, so
+the previous month's dashboard keeps working. The load is recorded in `load_runs` before it
+starts (status running) and its outcome after it ends: ok together with the data, or failed in
+a separate transaction after the rollback, so a failure is never lost with the rolled-back data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from tqdm import tqdm
+
+from queries import bulk, schema
+from queries.contract import LOAD_ORDER, TABLES
+from queries.errors import XiaonengError
+from queries.importer import rules
+from queries.importer.keys import (
+    MERGED,
+    SeenKeys,
+    key_text,
+    mark_duplicates,
+    mark_unknown_references,
+)
+from queries.importer.mapping import Feed, SourceSpec
+from queries.importer.normalize import ERRORS, ROW, Origin, normalize
+from queries.importer.readers import DEFAULT_BATCH_ROWS, FIELDS, LINE, Source
+from queries.importer.report import Counts, LoadReport, SourceCounts
+from queries.importer.validate import derive_promised_days, row_rules
+
+
+@dataclass
+class Job:
+    """One source feeding one contract table."""
+
+    source: Source
+    spec: SourceSpec
+    feed: Feed
+    origins: dict[str, Origin]
+
+    @property
+    def table(self) -> str:
+        return self.feed.table
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+def start_run(engine: Engine, source: str) -> LoadReport:
+    """Record the load as running, in its own committed transaction."""
+    report = LoadReport(load_id=str(uuid.uuid4()), source=source)
+    with engine.begin() as conn:
+        conn.execute(sa.insert(schema.load_runs).values(
+            load_id=report.load_id, started_at=_now(), source=source[:10_000], status="running",
+        ))
+    return report
+
+
+def fail_run(engine: Engine, report: LoadReport, exc: BaseException) -> None:
+    """Mark the load failed (after the data transaction rolled back)."""
+    report.status = "failed"
+    report.error = str(exc) or type(exc).__name__
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(schema.load_runs)
+            .where(schema.load_runs.c.load_id == report.load_id)
+            .values(status="failed", finished_at=_now(), report=report.to_dict(),
+                    error=report.error)
+        )
+
+
+def run_jobs(
+    engine: Engine, report: LoadReport, jobs: list[Job], progress: bool,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> LoadReport:
+    """Validate and write all jobs in `LOAD_ORDER`, in one transaction; record the outcome."""
+    try:
+        with engine.begin() as conn:
+            for table in LOAD_ORDER:
+                table_jobs = [j for j in jobs if j.table == table]
+                if not table_jobs:
+                    continue
+                seen = SeenKeys(key=list(TABLES[table].key))
+                report.table(table)
+                for job in table_jobs:
+                    _run_job(conn, report, job, seen, progress, batch_rows)
+            report.status = "ok"
+            conn.execute(
+                sa.update(schema.load_runs)
+                .where(schema.load_runs.c.load_id == report.load_id)
+                .values(status="ok", finished_at=_now(), report=report.to_dict())
+            )
+    except BaseException as exc:
+        fail_run(engine, report, exc)
+        if isinstance(exc, XiaonengError | KeyboardInterrupt):
+            raise
+        raise XiaonengError(
+            f"load {report.load_id} failed and was rolled back (the database is unchanged): "
+            f"{_one_line(exc)}"
+        ) from exc
+    finally:
+        for job in jobs:
+            job.source.close()
+    return report
+
+
+def _one_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _run_job(
+    conn: Connection, report: LoadReport, job: Job, seen: SeenKeys, progress: bool,
+    batch_rows: int,
+) -> None:
+    counts = Counts()
+    report.sources.append(SourceCounts(job.source.name, job.table, counts))
+    bar = tqdm(desc=f"{job.table} ← {job.source.name}", unit=" rows", disable=not progress,
+               leave=False)
+    try:
+        for batch in _batches(job, batch_rows):
+            _run_batch(conn, report, job, seen, batch, counts)
+            bar.update(batch.height)
+    finally:
+        bar.close()
+    report.table(job.table).add(counts)
+
+
+def _batches(job: Job, batch_rows: int) -> Iterator[pl.DataFrame]:
+    yield from job.source.batches(batch_rows)
+
+
+def _run_batch(
+    conn: Connection, report: LoadReport, job: Job, seen: SeenKeys, batch: pl.DataFrame,
+    counts: Counts,
+) -> None:
+    table = job.table
+    df = normalize(batch, table, job.feed, job.spec, job.origins)
+    if table == "cases":
+        df, warnings = derive_promised_days(conn, df, job.origins)
+        report.warnings.extend(w for w in warnings if w not in report.warnings)
+    df = row_rules(df, table, job.origins)
+    df = mark_unknown_references(conn, df, table, job.origins)
+    df = mark_duplicates(df, table, seen, job.source.name, job.source.unit, job.feed.distinct,
+                         job.origins)
+    has_errors = pl.col(ERRORS).list.len() > 0
+    bad = df.filter(has_errors)
+    good = df.filter(~has_errors & ~pl.col(MERGED))
+    counts.read += batch.height
+    counts.merged_duplicates += df.filter(~has_errors & pl.col(MERGED)).height
+    counts.quarantined += quarantine(conn, report.load_id, job, batch, bad)
+    cols = TABLES[table].names
+    counts.add_upsert(bulk.upsert_frame(conn, schema.CONTRACT_TABLES[table], good.select(cols)))
+
+
+def quarantine(
+    conn: Connection, load_id: str, job: Job, batch: pl.DataFrame, bad: pl.DataFrame
+) -> int:
+    """Write rejected rows with the raw row as read, where it was, and every rule it broke."""
+    if bad.is_empty():
+        return 0
+    src = job.source
+    source_cols = [c for c in batch.columns if c not in (LINE, FIELDS)]
+    raw = (
+        batch.with_row_index(ROW)
+        .join(bad.select(ROW), on=ROW, how="semi", maintain_order="left")
+        .select(ROW, pl.struct([pl.col(c).cast(pl.String) for c in source_cols])
+                .struct.json_encode().alias("raw"))
+    )
+    parts = pl.element().str.split(rules.SEP)
+    describe = (
+        pl.when(parts.list.get(1) == "(line)")
+        .then(pl.concat_str([parts.list.get(2), pl.lit(" ["), parts.list.get(0), pl.lit("]")]))
+        .otherwise(pl.concat_str([pl.lit("column "), parts.list.get(1), pl.lit(": "),
+                                  parts.list.get(2), pl.lit(" ["), parts.list.get(0), pl.lit("]")]))
+    )
+    rows = bad.join(raw, on=ROW, how="left", maintain_order="left").select(
+        pl.lit(load_id).alias("load_id"),
+        pl.lit(job.table).alias("table_name"),
+        pl.lit(src.name).alias("source_file"),
+        pl.col(LINE).cast(pl.Int64).alias("source_line"),
+        key_text(list(TABLES[job.table].key)).alias("row_key"),
+        pl.col(ERRORS).list.eval(pl.element().str.split(rules.SEP).list.get(0))
+        .list.unique(maintain_order=True).list.join(";").alias("rules"),
+        pl.concat_str([
+            pl.lit(f"{src.name} {src.unit} "), pl.col(LINE).cast(pl.String), pl.lit(": "),
+            pl.col(ERRORS).list.eval(describe).list.join("; "),
+        ]).alias("reasons"),
+        pl.col("raw"),
+        pl.lit(_now()).cast(pl.Datetime("us")).alias("quarantined_at"),
+    )
+    bulk.insert_frame(conn, schema.quarantine, rows)
+    return rows.height
