@@ -1,0 +1,187 @@
+"""The metric job: compute every family for a set of months and store the facts.
+
+This is the one place that collects. `compute_frames` is pure (frames in, frames out) so that
+tests, the oracle and the benchmarks run it without a database; `run_compute` reads the inputs
+from the database, calls it, replaces the months atomically and records the run (as-of time,
+input row counts, calendar version and fallback years, settings digest, duration).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import polars as pl
+from sqlalchemy.engine import Engine
+
+from metrics import business_env, case_measures, catalogue, reviews
+from metrics.calendar import WorkCalendar
+from metrics.cards import CARD_COLUMNS, card_facts, case_cards, clock_cases, warning_list
+from metrics.settings import Settings
+from queries import facts_store, inputs
+from queries.errors import XiaonengError
+
+
+def month_range(first: dt.date, last: dt.date) -> list[dt.date]:
+    out, m = [], first.replace(day=1)
+    while m <= last:
+        out.append(m)
+        m = (m.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return out
+
+
+def previous_month(m: dt.date) -> dt.date:
+    return (m.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
+@dataclass
+class JobResult:
+    run_id: str
+    months: list[dt.date]
+    as_of: dt.datetime
+    frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+    input_rows: dict[str, int] = field(default_factory=dict)
+    written: dict[str, int] = field(default_factory=dict)
+    calendar_version: str = ""
+    fallback_years: tuple[int, ...] = ()
+    duration_s: float = 0.0
+
+    def format(self) -> str:
+        span = f"{self.months[0]:%Y-%m}..{self.months[-1]:%Y-%m}" if self.months else "-"
+        lines = [f"compute {span} as of {self.as_of:%Y-%m-%d %H:%M} "
+                 f"in {self.duration_s:.1f}s (run {self.run_id[:8]})"]
+        lines += [f"  {k}: {v:,} rows" for k, v in self.written.items()]
+        if self.fallback_years:
+            lines.append(f"  warning: calendar years {list(self.fallback_years)} counted "
+                         "Monday–Friday (no official calendar loaded)")
+        return "\n".join(lines)
+
+
+def compute_frames(
+    tables: dict[str, pl.DataFrame],
+    months: list[dt.date],
+    as_of: dt.datetime,
+    settings: Settings,
+    calendar: WorkCalendar,
+) -> dict[str, pl.DataFrame]:
+    """Every fact frame for `months` from in-memory contract tables (no database)."""
+    cases = tables["cases"].lazy()
+    susp = tables["suspensions"].lazy()
+    revs = tables["reviews"].lazy()
+    # The 营商环境 change-from-last-month needs the previous month beside the requested ones.
+    be_months = sorted({*months, previous_month(months[0])})
+
+    facts, hist = case_measures.case_facts(cases, susp, revs, calendar, months, settings, as_of)
+    review_facts = reviews.review_facts(revs, cases, calendar, months, settings, as_of)
+    clocked = clock_cases(cases, susp, calendar, settings, as_of)
+    cards = pl.concat(
+        [
+            case_cards(clocked, months),
+            reviews.review_cards(revs, cases, calendar, settings, as_of)
+            .filter(pl.col("month").is_in(months))
+            .select(CARD_COLUMNS),
+        ],
+        how="vertical_relaxed",
+    )
+    warn = warning_list(clocked, settings, as_of)
+    cat = catalogue.catalogue_facts(tables["items"].lazy(), as_of.date().replace(day=1))
+
+    collected = pl.collect_all([facts, hist, review_facts, cards, warn, cat])
+    out = dict(zip(
+        ["case_facts", "used_days_hist", "review_facts", "cards", "warnings", "catalogue_facts"],
+        collected, strict=True,
+    ))
+    out["card_facts"] = card_facts(out["cards"].lazy()).collect()
+
+    if be_months != months:
+        prev_facts, _ = case_measures.case_facts(cases, susp, revs, calendar, be_months[:1],
+                                                 settings, as_of)
+        prev_reviews = reviews.review_facts(revs, cases, calendar, be_months[:1], settings, as_of)
+        be_case = pl.concat([out["case_facts"].lazy(), prev_facts])
+        be_review = pl.concat([out["review_facts"].lazy(), prev_reviews])
+    else:
+        be_case, be_review = out["case_facts"].lazy(), out["review_facts"].lazy()
+    be = business_env.be_scores(
+        cases, tables["items"].lazy(), tables["agencies"].lazy(), tables["regions"].lazy(),
+        be_case, be_review, calendar, be_months, settings, as_of, suspensions=susp,
+    ).collect()
+    out["be_scores"] = be.filter(pl.col("month").is_in(months))
+    return out
+
+
+def load_inputs(engine: Engine, window: tuple[dt.date, dt.date] | None) -> dict[str, pl.DataFrame]:
+    cases = inputs.read_cases(engine, window)
+    return {
+        "regions": inputs.read_table(engine, "regions"),
+        "agencies": inputs.read_table(engine, "agencies"),
+        "items": inputs.read_table(engine, "items"),
+        "cases": cases,
+        "suspensions": inputs.read_suspensions(engine, cases["case_id"] if window else None),
+        "reviews": inputs.read_reviews(engine, window),
+    }
+
+
+def run_compute(
+    engine: Engine,
+    months: list[dt.date] | None,
+    as_of: dt.datetime | None = None,
+    settings: Settings | None = None,
+) -> JobResult:
+    """Recompute `months` (None: every month with data) and replace them atomically."""
+    settings = settings or Settings()
+    as_of = as_of or dt.datetime.now().replace(microsecond=0)
+    if months is None:
+        bounds = inputs.case_month_bounds(engine)
+        if bounds is None:
+            raise XiaonengError("no cases in the database: import data or run "
+                                "`xiaoneng generate` first")
+        months = month_range(bounds[0], min(bounds[1], as_of.date().replace(day=1)))
+        window = None
+    else:
+        window = (previous_month(min(months)), max(months))
+    months = [m for m in months if m <= as_of.date()]
+    if not months:
+        raise XiaonengError("every requested month lies after the as-of time")
+    run_id = str(uuid.uuid4())
+    t0 = time.perf_counter()
+    started = dt.datetime.now()
+    facts_store.start_run(engine, dict(
+        run_id=run_id, started_at=started, as_of=as_of,
+        months=f"{months[0]:%Y-%m}..{months[-1]:%Y-%m}", status="running",
+        settings_hash=settings.digest(), settings=settings.as_dict(),
+    ))
+    try:
+        tables = load_inputs(engine, window)
+        calendar = WorkCalendar.from_engine(engine)
+        lo = tables["cases"]["submitted_at"].min() if tables["cases"].height else None
+        span_start = min(lo.date() if lo else months[0], months[0])
+        span_end = max(as_of.date(), months[-1]) + dt.timedelta(days=400)
+        calendar.cover(span_start, span_end)
+        fallback = calendar.fallback_years_between(span_start, as_of.date())
+        frames = compute_frames(tables, months, as_of, settings, calendar)
+        written = facts_store.replace_months(
+            engine, months,
+            {k: frames[k] for k in facts_store.MONTHLY_TABLES},
+            frames["warnings"] if as_of.date().replace(day=1) >= months[-1] else None,
+            (as_of.date().replace(day=1), frames["catalogue_facts"]),
+        )
+    except Exception as exc:
+        facts_store.finish_run(engine, run_id, status="failed", finished_at=dt.datetime.now(),
+                               error=f"{type(exc).__name__}: {exc}"[:2000],
+                               duration_s=time.perf_counter() - t0)
+        raise
+    result = JobResult(
+        run_id, months, as_of, frames,
+        input_rows={k: v.height for k, v in tables.items()},
+        written=written, calendar_version=calendar.version, fallback_years=fallback,
+        duration_s=time.perf_counter() - t0,
+    )
+    facts_store.finish_run(
+        engine, run_id, status="ok", finished_at=dt.datetime.now(),
+        input_rows=result.input_rows, output_rows=written,
+        calendar_version=calendar.version,
+        fallback_years=",".join(map(str, fallback)), duration_s=result.duration_s,
+    )
+    return result
