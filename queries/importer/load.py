@@ -22,7 +22,7 @@ from tqdm import tqdm
 from queries import bulk, schema
 from queries.contract import LOAD_ORDER, TABLES
 from queries.errors import XiaonengError
-from queries.importer import rules
+from queries.importer import readers, rules
 from queries.importer.keys import (
     MERGED,
     SeenKeys,
@@ -32,7 +32,7 @@ from queries.importer.keys import (
 )
 from queries.importer.mapping import Feed, SourceSpec
 from queries.importer.normalize import ERRORS, ROW, Origin, normalize
-from queries.importer.readers import DEFAULT_BATCH_ROWS, FIELDS, LINE, Source
+from queries.importer.readers import FIELDS, LINE, Source
 from queries.importer.report import Counts, LoadReport, SourceCounts
 from queries.importer.validate import derive_promised_days, row_rules
 
@@ -80,9 +80,10 @@ def fail_run(engine: Engine, report: LoadReport, exc: BaseException) -> None:
 
 def run_jobs(
     engine: Engine, report: LoadReport, jobs: list[Job], progress: bool,
-    batch_rows: int = DEFAULT_BATCH_ROWS,
+    batch_rows: int | None = None,
 ) -> LoadReport:
     """Validate and write all jobs in `LOAD_ORDER`, in one transaction; record the outcome."""
+    batch_rows = batch_rows or readers.DEFAULT_BATCH_ROWS
     try:
         with engine.begin() as conn:
             for table in LOAD_ORDER:

@@ -27,14 +27,20 @@ TOML (YAML is the same structure with the same keys)::
                                  # written and drop the offset (for foreign logs whose local
                                  # dates are what matters)
     timestamp_formats = ["%m/%d/%Y %I:%M:%S %p"]  # optional, tried before the built-in ones
+    precision = "exact"          # "exact" (default) or "day": keep only the local date of every
+                                 # timestamp (midnight), for logs whose clock times are
+                                 # placeholders — otherwise a same-day completion written as
+                                 # 00:00 would look earlier than an acceptance at 01:06
 
     [[sources.tables]]           # one entry per contract table this file feeds
     name = "cases"
     distinct = true              # optional: rows that are identical after mapping collapse into
                                  # one (reported as merged_duplicates) — for event logs (one
                                  # row per event, one case per id) and derived dimensions.
-                                 # Default: false for a table the file is named after, true
-                                 # for the other tables a mapping derives from the file.
+                                 # Default: false for the first table of a source, true for
+                                 # the tables after it (dimension rows derived from the file).
+                                 # Rows with the same key but different values are always
+                                 # quarantined as duplicate_key.
 
     [sources.tables.columns]     # contract column = "source header"
     case_id = "case:concept:name"
@@ -73,6 +79,7 @@ from queries.errors import ImportRejected
 from queries.importer import rules
 
 OffsetPolicy = Literal["convert", "ignore"]
+Precision = Literal["exact", "day"]
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,7 @@ class SourceSpec:
     timezone: str | None = None
     offsets: OffsetPolicy = "convert"
     timestamp_formats: tuple[str, ...] = ()
+    precision: Precision = "exact"
 
     def matches(self, name: str) -> bool:
         return fnmatch.fnmatch(name, self.pattern) or fnmatch.fnmatch(Path(name).name, self.pattern)
@@ -174,12 +182,15 @@ def _source(path: Path, i: int, raw: Any) -> SourceSpec:
     if not isinstance(raw, dict) or not raw.get("file"):
         raise MappingError(f"{where}: each source needs `file` (a file-name glob)")
     unknown = set(raw) - {"file", "encoding", "delimiter", "sheet", "timezone", "offsets",
-                          "timestamp_formats", "tables"}
+                          "timestamp_formats", "precision", "tables"}
     if unknown:
         raise MappingError(f"{where}: unknown option(s) {sorted(unknown)}")
     offsets = raw.get("offsets", "convert")
     if offsets not in ("convert", "ignore"):
         raise MappingError(f"{where}: offsets must be 'convert' or 'ignore', not {offsets!r}")
+    precision = raw.get("precision", "exact")
+    if precision not in ("exact", "day"):
+        raise MappingError(f"{where}: precision must be 'exact' or 'day', not {precision!r}")
     tz = raw.get("timezone")
     if tz is not None:
         _check_timezone(where, tz)
@@ -199,6 +210,7 @@ def _source(path: Path, i: int, raw: Any) -> SourceSpec:
         timezone=tz,
         offsets=offsets,
         timestamp_formats=tuple(str(f) for f in formats),
+        precision=precision,
     )
 
 

@@ -341,6 +341,13 @@ def parse_timestamps(raw: pl.Series, spec: SourceSpec) -> tuple[pl.Series, pl.Se
     Formats are tried one at a time over the whole column, only while some values are still
     unparsed, so a clean column costs one vectorised parse.
     """
+    value, bad = _parse_timestamps(raw, spec)
+    if spec.precision == "day":
+        value = value.dt.truncate("1d")
+    return value, bad
+
+
+def _parse_timestamps(raw: pl.Series, spec: SourceSpec) -> tuple[pl.Series, pl.Series | None]:
     if isinstance(raw.dtype, pl.Datetime):
         return _to_local_naive(raw, spec), None
     if raw.dtype == pl.Date:
