@@ -7,8 +7,10 @@ message) instead of failing the batch, so that later stages can quarantine the r
 rule it broke.
 
 The result of `normalize` has the contract columns (typed), `__line__`, `__fields__`,
-`__row__` (position in the batch, to fetch the raw row for quarantine) and `__errors__`
-(a list of "rule\x1fcolumn\x1fmessage" strings, empty for a clean row).
+`__row__` (position in the batch, to fetch the raw row for quarantine), `__errors__`
+(a list of "rule\x1fcolumn\x1fmessage" strings, empty for a clean row) and, per parsed column,
+`__bad__<column>` (a value was given but did not parse — so that cross-column rules do not also
+call it "empty"; dropped after those rules).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from queries.importer.readers import FIELDS, LINE, reject
 LOCAL_TZ = "Asia/Shanghai"
 ROW = "__row__"
 ERRORS = "__errors__"
+BAD_PREFIX = "__bad__"  # per-column flag: a value was given but did not parse
 TS = pl.Datetime("us")
 
 # Tried in this order after the mapping's own formats; values are pre-cleaned so that a "T"
@@ -153,6 +156,7 @@ def normalize(
     base = batch.with_row_index(ROW).select(ROW, LINE, FIELDS, *_raw_columns(batch, origins))
     errors: list[pl.Series] = []
     typed: list[pl.Series] = []
+    bad_flags: list[pl.Series] = []
     for col in t.columns:
         origin = origins[col.name]
         raw = base.get_column(col.name)
@@ -160,8 +164,10 @@ def normalize(
             raw = raw.replace(feed.values[col.name])
         value, bad = _parse(raw, col, spec)
         typed.append(value.alias(col.name))
+        if bad is not None:
+            bad_flags.append(bad.alias(BAD_PREFIX + col.name))
         errors.extend(_column_errors(base, raw, value, bad, col, origin))
-    out = pl.DataFrame(typed).with_columns(base[ROW], base[LINE], base[FIELDS])
+    out = pl.DataFrame(typed + bad_flags).with_columns(base[ROW], base[LINE], base[FIELDS])
     err_frame = pl.DataFrame(errors) if errors else pl.DataFrame()
     errs = [c.name for c in errors]
     field_error = _field_count_error(batch.width - len((LINE, FIELDS)))

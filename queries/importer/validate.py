@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from queries import schema
 from queries.importer import rules
-from queries.importer.normalize import ERRORS, Origin
+from queries.importer.normalize import BAD_PREFIX, ERRORS, Origin
 
 LabelMap = dict[str, Origin]
 
@@ -50,6 +50,18 @@ def _before(later: str, earlier: str, rule: str, origins: LabelMap) -> pl.Expr:
     return pl.when(pl.col(later) < pl.col(earlier)).then(_error(rule, _label(origins, later), msg))
 
 
+def _empty(df: pl.DataFrame, col: str) -> pl.Expr:
+    """Null because the source left it empty — not because the value failed to parse."""
+    flag = BAD_PREFIX + col
+    if flag in df.columns:
+        return pl.col(col).is_null() & ~pl.col(flag)
+    return pl.col(col).is_null()
+
+
+def drop_parse_flags(df: pl.DataFrame) -> pl.DataFrame:
+    return df.drop([c for c in df.columns if c.startswith(BAD_PREFIX)])
+
+
 def row_rules(df: pl.DataFrame, table: str, origins: LabelMap) -> pl.DataFrame:
     """The contract's cross-column integrity rules for `table`."""
     checks: list[pl.Expr] = []
@@ -58,14 +70,14 @@ def row_rules(df: pl.DataFrame, table: str, origins: LabelMap) -> pl.DataFrame:
         checks += [
             _before("accepted_at", "submitted_at", rules.ACCEPTED_BEFORE_SUBMITTED, origins),
             _before("completed_at", "accepted_at", rules.COMPLETED_BEFORE_ACCEPTED, origins),
-            pl.when((status == "completed") & pl.col("completed_at").is_null()).then(
+            pl.when((status == "completed") & _empty(df, "completed_at")).then(
                 _error(rules.COMPLETED_WITHOUT_TIME, _label(origins, "completed_at"),
                        pl.lit("is empty but status is completed"))),
             pl.when((status != "completed") & pl.col("completed_at").is_not_null()).then(
                 _error(rules.COMPLETED_AT_NOT_COMPLETED, _label(origins, "completed_at"),
                        pl.concat_str([pl.lit("is set ("), _ts("completed_at"),
                                       pl.lit(") but status is "), status]))),
-            pl.when((status == "in_progress") & pl.col("accepted_at").is_null()).then(
+            pl.when((status == "in_progress") & _empty(df, "accepted_at")).then(
                 _error(rules.IN_PROGRESS_WITHOUT_ACCEPTED, _label(origins, "accepted_at"),
                        pl.lit("is empty but status is in_progress"))),
         ]
@@ -82,7 +94,7 @@ def row_rules(df: pl.DataFrame, table: str, origins: LabelMap) -> pl.DataFrame:
         checks.append(
             _before("ended_at", "started_at", rules.SUSPENSION_ENDS_BEFORE_START, origins)
         )
-    return add_errors(df, checks)
+    return drop_parse_flags(add_errors(df, checks))
 
 
 # ---------------------------------------------------------------- due_at → promised_days ----
