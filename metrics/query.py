@@ -1,0 +1,674 @@
+"""The query API: metric values at any grain and period, rankings, and the cases behind a number.
+
+Pages, bulletins and exports call these functions and never form a ratio themselves, so every
+number on screen follows metrics.md §3: a rate is Σ numerator / Σ denominator over the fact
+rows in scope (never a mean of rates) and a zero denominator is "no data" (null), never 0.
+
+Definitions chosen here (also on the definitions page):
+
+- Grains. `city`: everything in scope as one row, labelled with the filter's region (or the
+  root of the region tree). `region`: the direct children of the filter's region (default the
+  root city — so the counties), each child's whole subtree rolled up (a town-level agency counts
+  for its county); agencies attached to the base region itself (city departments) form one more
+  row keyed by the base region, named "…本级". `agency`, `item`, `channel`: the fact key.
+  `sector`: the agency's sector (the item's sector for catalogue metrics).
+- Periods. `month`; `quarter` and `year` are whole calendar periods (every month of a period
+  that intersects the range is summed, so periods stay comparable); `r12` is the 12 months
+  ending at each month of the range. Flow measures are summed over the period's months;
+  month-end snapshot measures (在办, 月末超期, 预警) and catalogue snapshots take the value of
+  the period's latest month that has data, as a quarter's "in progress" is the one at its end.
+- `mom` / `yoy`: value − value of the previous period (previous month / quarter / year /
+  rolling window ending a month earlier) and of the same period a year before; `mom_rel` /
+  `yoy_rel` the relative change. Null when either side has no data.
+- Quantiles (`used_days_hist:q`): the smallest used_wd whose cumulative count reaches q × total,
+  compared exactly in rationals — the "inverted CDF" definition, exact at any roll-up because
+  the histogram is additive. denominator = the number of completed cases behind it.
+- Coverage (`review_coverage_rate`): agencies with cases (accepted or completed > 0) that have
+  ≥ 1 valid review, over agencies with cases, within the grain cell and period; numerator is
+  restricted to agencies with cases so the share never exceeds 1.
+- Index metrics (`be:<indicator>`): `be_scores.value` (the index for be_index, falling back to
+  its score) at the city and region grains only; the latest month of the period; denominator
+  = n. Other grains, or a sector/item/channel/agency filter, give no rows.
+- Catalogue metrics: grains city / item / sector only, and no rows when the filter narrows
+  agencies or channels (the catalogue is not per agency).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from fractions import Fraction
+from typing import Literal
+
+import polars as pl
+from sqlalchemy.engine import Engine
+
+from metrics.registry import MEASURE_BY_ID, METRIC_BY_ID, METRICS, Metric
+from queries import extracts
+from queries.errors import XiaonengError
+from queries.extracts import Filters, Part, add_months, month_start
+
+try:  # review_facts.score_sum is stored in hundredths of a point
+    from metrics.reviews import SCORE_SUM_FACTOR
+except ImportError:  # pragma: no cover - metrics.reviews is written alongside this module
+    SCORE_SUM_FACTOR = 100
+
+__all__ = [
+    "GRAINS", "PERIODS", "Filters", "case_list", "grain_columns", "metric_values", "ranking",
+    "validate_metric_ids",
+]
+
+Grain = Literal["city", "region", "agency", "item", "channel", "sector"]
+Period = Literal["month", "quarter", "year", "r12"]
+GRAINS: tuple[str, ...] = ("city", "region", "agency", "item", "channel", "sector")
+PERIODS: tuple[str, ...] = ("month", "quarter", "year", "r12")
+Z95 = 1.959964  # two-sided 95% normal quantile, for the Wilson interval
+
+# Measures that are month-end stocks, not monthly flows (metrics.md §2).
+STOCK_BASES = {"month_end", "catalogue_snapshot"}
+# Fact tables whose rows are per agency (so agency-based grains and filters apply).
+AGENCY_TABLES = {"case_facts", "review_facts", "card_facts", "used_days_hist"}
+
+_PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12, "r12": 12}
+_PREV_OFFSET = {"month": 1, "quarter": 3, "year": 12, "r12": 1}
+
+VALUE_COLUMNS = [
+    "metric_id", "numerator", "denominator", "value", "ci_low", "ci_high",
+    "mom", "yoy", "mom_rel", "yoy_rel",
+]
+
+
+def grain_columns(grain: str) -> list[str]:
+    """The key and name columns a grain's rows carry (before metric_id)."""
+    return {
+        "city": ["region_code", "region_name"],
+        "region": ["region_code", "region_name"],
+        "agency": ["agency_code", "agency_name", "region_code", "region_name"],
+        "item": ["item_code", "item_name"],
+        "channel": ["channel"],
+        "sector": ["sector"],
+    }[grain]
+
+
+def _key_columns(grain: str) -> list[str]:
+    return {
+        "city": ["region_code"], "region": ["region_code"], "agency": ["agency_code"],
+        "item": ["item_code"], "channel": ["channel"], "sector": ["sector"],
+    }[grain]
+
+
+def validate_metric_ids(metric_ids: Iterable[str] | None) -> list[str]:
+    """Registry ids in the order given (all metrics when None); unknown ids are a user error."""
+    if metric_ids is None:
+        return [m.id for m in METRICS]
+    ids = [m.strip() for m in metric_ids if m and m.strip()]
+    unknown = [m for m in ids if m not in METRIC_BY_ID]
+    if unknown:
+        raise XiaonengError(
+            f"unknown metric id(s) {', '.join(unknown)}; valid ids: "
+            + ", ".join(m.id for m in METRICS)
+        )
+    if not ids:
+        raise XiaonengError("no metric ids given; valid ids: " + ", ".join(m.id for m in METRICS))
+    return list(dict.fromkeys(ids))
+
+
+def _check(name: str, value: str, allowed: Sequence[str]) -> None:
+    if value not in allowed:
+        raise XiaonengError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Region tree
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tree:
+    names: dict[str, str]
+    children: dict[str | None, list[str]]
+
+    @classmethod
+    def load(cls, engine: Engine) -> _Tree:
+        regions = extracts.load_regions(engine)
+        codes = set(regions["region_code"].to_list())
+        names: dict[str, str] = {}
+        children: dict[str | None, list[str]] = {}
+        for code, name, parent in regions.select("region_code", "name", "parent_code").iter_rows():
+            names[code] = name
+            # a parent missing from the table makes the region a root
+            children.setdefault(parent if parent in codes else None, []).append(code)
+        return cls(names, children)
+
+    def subtree(self, code: str) -> list[str]:
+        """The region and all its descendants (a cycle in bad data cannot loop forever)."""
+        out: list[str] = []
+        seen: set[str] = set()
+        stack = [code]
+        while stack:
+            c = stack.pop()
+            if c in seen:
+                continue
+            seen.add(c)
+            out.append(c)
+            stack.extend(self.children.get(c, []))
+        return out
+
+    @property
+    def roots(self) -> list[str]:
+        return sorted(self.children.get(None, []))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Resolved:
+    """Filters resolved against the region tree."""
+
+    filters: Filters
+    region_codes: list[str] | None  # the subtree of the filter's region (None: no filter)
+    base: str | None  # the region labelling the city row / parent of the region units
+    units: dict[str, list[str]]  # region unit → its region codes (region grain)
+    unit_names: dict[str, str]
+    names: dict[str, str]
+    whole_tree: bool  # True when the region filter is absent or is the only root
+
+
+def _resolve(engine: Engine, filters: Filters, tree: _Tree | None = None) -> _Resolved:
+    tree = tree or _Tree.load(engine)
+    if filters.region_code is not None:
+        base: str | None = filters.region_code
+        region_codes: list[str] | None = tree.subtree(filters.region_code)
+    else:
+        roots = tree.roots
+        base = roots[0] if len(roots) == 1 else None
+        region_codes = None
+    units: dict[str, list[str]] = {}
+    unit_names: dict[str, str] = {}
+    if base is not None:
+        for child in sorted(tree.children.get(base, [])):
+            units[child] = tree.subtree(child)
+            unit_names[child] = tree.names.get(child, child)
+        units[base] = [base]  # the base region's own agencies (e.g. city departments)
+        unit_names[base] = f"{tree.names.get(base, base)}本级"
+    else:  # several roots and no region filter: each root's subtree is a unit
+        for root in tree.roots:
+            units[root] = tree.subtree(root)
+            unit_names[root] = tree.names.get(root, root)
+    whole_tree = filters.region_code is None or tree.roots == [filters.region_code]
+    return _Resolved(filters, region_codes, base, units, unit_names, tree.names, whole_tree)
+
+
+# ---------------------------------------------------------------------------------------------
+# Periods
+
+
+def _period_start(month: dt.date, period: str) -> dt.date:
+    if period == "quarter":
+        return dt.date(month.year, (month.month - 1) // 3 * 3 + 1, 1)
+    if period == "year":
+        return dt.date(month.year, 1, 1)
+    return month
+
+
+def _fetch_range(filters: Filters, period: str) -> tuple[dt.date, dt.date]:
+    """Months to read: the periods in range, their previous period and the year-ago period."""
+    if period == "r12":
+        return add_months(filters.month_from, -23), filters.month_to
+    start = add_months(_period_start(filters.month_from, period), -12)
+    end = add_months(_period_start(filters.month_to, period), _PERIOD_MONTHS[period] - 1)
+    return start, end
+
+
+def _output_period_ends(filters: Filters, period: str) -> list[dt.date]:
+    """period_end (first day of the period's last month) of every period shown."""
+    n = _PERIOD_MONTHS[period]
+    if period in ("month", "r12"):
+        first = filters.month_from
+    else:
+        first = add_months(_period_start(filters.month_from, period), n - 1)
+    out = []
+    m = first
+    step = 1 if period in ("month", "r12") else n
+    while m <= add_months(_period_start(filters.month_to, period), n - 1 if step > 1 else 0):
+        out.append(m)
+        m = add_months(m, step)
+    return out
+
+
+def _label(period_end: dt.date, period: str) -> str:
+    if period == "quarter":
+        return f"{period_end.year}-Q{(period_end.month - 1) // 3 + 1}"
+    if period == "year":
+        return f"{period_end.year}"
+    return f"{period_end:%Y-%m}"
+
+
+def _assign_periods(df: pl.DataFrame, period: str) -> pl.DataFrame:
+    """Add period_end to monthly rows (an r12 month belongs to the 12 windows ending after it)."""
+    if period == "month":
+        return df.with_columns(pl.col("month").alias("period_end"))
+    if period == "r12":
+        return df.with_columns(pl.lit(list(range(12))).alias("__k")).explode("__k").with_columns(
+            pl.col("month").dt.offset_by(pl.format("{}mo", pl.col("__k"))).alias("period_end")
+        ).drop("__k")
+    n = _PERIOD_MONTHS[period]
+    return df.with_columns(
+        pl.col("month").dt.truncate(f"{n}mo").dt.offset_by(f"{n - 1}mo").alias("period_end")
+    )
+
+
+def _roll_to_periods(
+    df: pl.DataFrame, keys: list[str], measures: list[str], period: str
+) -> pl.DataFrame:
+    """Sum monthly measure rows to periods; stock measures keep only the period's latest month.
+
+    The latest month is taken over the whole frame (all keys), so a unit without a row in that
+    month has a stock of 0 there rather than an older month's value.
+    """
+    df = _assign_periods(df, period)
+    stocks = [m for m in measures if m in MEASURE_BY_ID
+              and MEASURE_BY_ID[m].month_basis in STOCK_BASES]
+    if stocks and period != "month":
+        df = df.with_columns(pl.col("month").max().over("period_end").alias("__snap"))
+        df = df.with_columns(
+            pl.when(pl.col("month") == pl.col("__snap")).then(pl.col(s)).otherwise(0).alias(s)
+            for s in stocks
+        ).drop("__snap")
+    return df.group_by("period_end", *keys).agg(pl.col(m).sum() for m in measures)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading facts at a grain
+
+
+def _fact_keys(grain: str, agency_level: bool) -> list[str]:
+    base = {
+        "city": [], "region": ["region_unit"], "agency": ["agency_code"], "item": ["item_code"],
+        "channel": ["channel"], "sector": ["sector"],
+    }[grain]
+    if agency_level and "agency_code" not in base:
+        base = ["agency_code", *base]
+    return base
+
+
+def _to_grain_key(df: pl.DataFrame, grain: str, res: _Resolved) -> pl.DataFrame:
+    """Rename the fact key to the grain's key column; label the city row."""
+    if grain == "city":
+        return df.with_columns(pl.lit(res.base, dtype=pl.String).alias("region_code"))
+    if grain == "region":
+        return df.filter(pl.col("region_unit").is_not_null()).rename(
+            {"region_unit": "region_code"}
+        )
+    return df
+
+
+def _fetch(
+    engine: Engine, table: str, measures: list[str], grain: str, res: _Resolved,
+    rng: tuple[dt.date, dt.date], agency_level: bool = False, with_used_wd: bool = False,
+) -> pl.DataFrame:
+    keys = _fact_keys(grain, agency_level)
+    df = extracts.fact_sums(
+        engine, table, measures, rng[0], rng[1], res.filters, res.region_codes, keys,  # type: ignore[arg-type]
+        region_units=res.units if grain == "region" else None, with_used_wd=with_used_wd,
+    )
+    return _to_grain_key(df, grain, res)
+
+
+def _applicable(met: Metric, grain: str, filters: Filters, res: _Resolved) -> bool:
+    if met.kind == "index":
+        return grain in ("city", "region") and not (
+            filters.sectors or filters.agency_codes or filters.item_types or filters.item_codes
+            or filters.channels or filters.allowed_agencies is not None
+        )
+    tables = {MEASURE_BY_ID[m].table for m in (*met.numerator, *met.denominator)
+              if m in MEASURE_BY_ID}
+    if "catalogue_facts" in tables:
+        narrows = bool(
+            (filters.region_code is not None and not res.whole_tree)
+            or filters.agency_codes or filters.channels or filters.allowed_agencies is not None
+        )
+        return grain in ("city", "item", "sector") and not narrows
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# metric_values
+
+
+def metric_values(
+    engine: Engine,
+    metric_ids: Sequence[str] | None,
+    filters: Filters,
+    grain: Grain = "city",
+    period: Period = "month",
+) -> pl.DataFrame:
+    """Values of the given metrics (all when None) per period and grain key.
+
+    Columns: period (label: 2024-03, 2024-Q1, 2024; r12 rows are labelled by their last
+    month), period_start, period_end (first day of the first / last month), the grain's key and
+    name columns (`grain_columns`), metric_id, numerator, denominator, value, ci_low, ci_high
+    (Wilson 95% for shares, else null), mom, yoy, mom_rel, yoy_rel. Only grain keys with fact
+    rows in a period appear. Sorted by metric (registry order), period, key.
+    """
+    _check("grain", grain, GRAINS)
+    _check("period", period, PERIODS)
+    ids = validate_metric_ids(metric_ids)
+    res = _resolve(engine, filters)
+    rng = _fetch_range(filters, period)
+    keys = _key_columns(grain)
+    mets = [METRIC_BY_ID[i] for i in ids if _applicable(METRIC_BY_ID[i], grain, filters, res)]
+
+    # One query per fact table for all the additive measures the metrics need.
+    per_table: dict[str, list[str]] = {}
+    for met in mets:
+        if met.kind in ("count", "share", "ratio"):
+            for mid in (*met.numerator, *met.denominator):
+                lst = per_table.setdefault(MEASURE_BY_ID[mid].table, [])
+                if mid not in lst:
+                    lst.append(mid)
+    rolled: dict[str, pl.DataFrame] = {}
+    for table, measures in per_table.items():
+        if table == "catalogue_facts":
+            ckeys = {"city": [], "item": ["item_code"], "sector": ["sector"]}[grain]
+            df = extracts.catalogue_sums(engine, measures, rng[0], rng[1], filters, ckeys)
+            if grain == "city":
+                df = df.with_columns(pl.lit(res.base, dtype=pl.String).alias("region_code"))
+        else:
+            df = _fetch(engine, table, measures, grain, res, rng)
+        rolled[table] = _roll_to_periods(df, keys, measures, period)
+
+    frames: list[pl.DataFrame] = []
+    for met in mets:
+        if met.kind in ("count", "share", "ratio"):
+            frames.append(_additive(met, rolled, keys))
+        elif met.kind == "quantile":
+            frames.append(_quantile(engine, met, grain, res, rng, keys, period))
+        elif met.kind == "coverage":
+            frames.append(_coverage(engine, met, grain, res, rng, keys, period))
+        elif met.kind == "index":
+            frames.append(_index(engine, met, grain, res, rng, period))
+    base_schema = {"period_end": pl.Date(), **{k: pl.String() for k in keys},
+                   "metric_id": pl.String(), "numerator": pl.Float64(),
+                   "denominator": pl.Float64(), "value": pl.Float64()}
+    out = pl.concat(
+        [pl.DataFrame(schema=base_schema), *(f.select(base_schema.keys()).cast(base_schema)
+                                             for f in frames)],
+        how="vertical",
+    )
+    out = _with_changes(out, keys, period)
+    shown = _output_period_ends(filters, period)
+    out = out.filter(pl.col("period_end").is_in(shown))
+    out = _with_wilson(out, {m.id for m in mets if m.is_share})
+    out = _with_names(engine, out, grain, res)
+    order = {m: i for i, m in enumerate(ids)}
+    n = _PERIOD_MONTHS[period]
+    out = out.with_columns(
+        pl.col("period_end").map_elements(lambda d: _label(d, period), return_dtype=pl.String)
+        .alias("period"),
+        pl.col("period_end").dt.offset_by(f"-{n - 1}mo").alias("period_start"),
+        pl.col("metric_id").replace_strict(order, return_dtype=pl.Int64).alias("__o"),
+    ).sort("__o", "period_end", *keys, nulls_last=True).drop("__o")
+    return out.select(
+        "period", "period_start", "period_end", *grain_columns(grain), *VALUE_COLUMNS
+    )
+
+
+def _additive(met: Metric, rolled: dict[str, pl.DataFrame], keys: list[str]) -> pl.DataFrame:
+    parts = []
+    for table, df in rolled.items():
+        num = [m for m in met.numerator if MEASURE_BY_ID[m].table == table]
+        den = [m for m in met.denominator if MEASURE_BY_ID[m].table == table]
+        if not num and not den:
+            continue
+        parts.append(df.select(
+            "period_end", *keys,
+            (pl.sum_horizontal(num) if num else pl.lit(0)).cast(pl.Float64).alias("numerator"),
+            (pl.sum_horizontal(den) if den else pl.lit(0)).cast(pl.Float64).alias("denominator"),
+        ))
+    df = pl.concat(parts).group_by("period_end", *keys).agg(
+        pl.col("numerator").sum(), pl.col("denominator").sum()
+    )
+    if met.id == "review_score":
+        df = df.with_columns(pl.col("numerator") / SCORE_SUM_FACTOR)
+    if met.kind == "count":
+        return df.with_columns(
+            pl.lit(met.id).alias("metric_id"), pl.lit(None, dtype=pl.Float64).alias("denominator"),
+            pl.col("numerator").alias("value"),
+        )
+    return df.with_columns(
+        pl.lit(met.id).alias("metric_id"),
+        pl.when(pl.col("denominator") != 0).then(pl.col("numerator") / pl.col("denominator"))
+        .otherwise(None).alias("value"),
+    )
+
+
+def weighted_quantile(values: pl.Expr, counts: pl.Expr, q: str) -> pl.Expr:
+    """Smallest value whose cumulative count reaches q × total (values sorted ascending).
+
+    Compared in integers (q as an exact fraction) so that, e.g., the 0.9 quantile of 10 cases
+    is the 9th value, never the 10th through a rounding error. Use inside a group_by over rows
+    sorted by value.
+    """
+    fr = Fraction(q)
+    cum = counts.cum_sum()
+    reached = cum * fr.denominator >= counts.sum() * fr.numerator
+    return values.filter(reached).first()
+
+
+def _quantile(engine, met, grain, res, rng, keys, period) -> pl.DataFrame:
+    q = met.numerator[0].split(":", 1)[1]
+    df = _fetch(engine, "used_days_hist", ["n"], grain, res, rng, with_used_wd=True)
+    df = _assign_periods(df, period).group_by("period_end", *keys, "used_wd").agg(pl.col("n").sum())
+    df = df.filter(pl.col("n") > 0).sort("used_wd")
+    return df.group_by("period_end", *keys).agg(
+        weighted_quantile(pl.col("used_wd"), pl.col("n"), q).cast(pl.Float64).alias("value"),
+        pl.col("n").sum().cast(pl.Float64).alias("denominator"),
+    ).with_columns(
+        pl.lit(met.id).alias("metric_id"), pl.lit(None, dtype=pl.Float64).alias("numerator")
+    )
+
+
+def _coverage(engine, met, grain, res, rng, keys, period) -> pl.DataFrame:
+    cases = _fetch(engine, "case_facts", ["accepted", "completed"], grain, res, rng,
+                   agency_level=True)
+    revs = _fetch(engine, "review_facts", ["reviews_valid"], grain, res, rng, agency_level=True)
+    cell = ["period_end", *keys]
+    akeys = list(dict.fromkeys([*keys, "agency_code"]))
+    c = _assign_periods(cases, period).group_by("period_end", *akeys).agg(
+        (pl.col("accepted").sum() + pl.col("completed").sum()).alias("cases")
+    ).filter(pl.col("cases") > 0)
+    r = _assign_periods(revs, period).group_by("period_end", *akeys).agg(
+        pl.col("reviews_valid").sum().alias("reviews")
+    )
+    joined = c.join(r, on=["period_end", *akeys], how="left", nulls_equal=True)
+    return joined.group_by(cell).agg(
+        (pl.col("reviews").fill_null(0) > 0).sum().cast(pl.Float64).alias("numerator"),
+        pl.len().cast(pl.Float64).alias("denominator"),
+    ).with_columns(
+        pl.lit(met.id).alias("metric_id"),
+        (pl.col("numerator") / pl.col("denominator")).alias("value"),
+    )
+
+
+def _index(engine, met, grain, res, rng, period) -> pl.DataFrame:
+    indicator = met.numerator[0].split(":", 1)[1]
+    if grain == "city":
+        if res.base is None:  # several roots and no region filter: no single city value
+            return pl.DataFrame(schema={"period_end": pl.Date(), "region_code": pl.String(),
+                                        "metric_id": pl.String(), "numerator": pl.Float64(),
+                                        "denominator": pl.Float64(), "value": pl.Float64()})
+        regions = {res.base: res.base}
+    else:
+        regions = {u: u for u in res.units if u != res.base}
+    df = extracts.be_rows(engine, [indicator], rng[0], rng[1], list(regions))
+    df = _assign_periods(df, period).with_columns(
+        pl.col("month").max().over("period_end", "region_code").alias("__last")
+    ).filter(pl.col("month") == pl.col("__last"))
+    return df.select(
+        "period_end", "region_code", pl.lit(met.id).alias("metric_id"),
+        pl.lit(None, dtype=pl.Float64).alias("numerator"),
+        pl.col("n").cast(pl.Float64).alias("denominator"),
+        pl.coalesce("value", "score").alias("value"),
+    )
+
+
+def _with_changes(df: pl.DataFrame, keys: list[str], period: str) -> pl.DataFrame:
+    on = ["metric_id", *keys]
+    base = df.select(*on, "period_end", "value")
+    out = df
+    for name, months in (("mom", _PREV_OFFSET[period]), ("yoy", 12)):
+        prev = base.with_columns(
+            pl.col("period_end").dt.offset_by(f"{months}mo"),
+            pl.col("value").alias("__prev"),
+        ).drop("value")
+        out = out.join(prev, on=[*on, "period_end"], how="left", nulls_equal=True).with_columns(
+            (pl.col("value") - pl.col("__prev")).alias(name),
+            pl.when(pl.col("__prev") != 0).then(pl.col("value") / pl.col("__prev") - 1)
+            .otherwise(None).alias(f"{name}_rel"),
+        ).drop("__prev")
+    return out
+
+
+def wilson_interval(num: pl.Expr, den: pl.Expr, z: float = Z95) -> tuple[pl.Expr, pl.Expr]:
+    """Wilson score interval for num successes of den trials (null when den is 0 or null)."""
+    p = num / den
+    z2 = z * z
+    denom = 1 + z2 / den
+    centre = (p + z2 / (2 * den)) / denom
+    half = z * ((p * (1 - p) / den + z2 / (4 * den * den)).clip(lower_bound=0)).sqrt() / denom
+    ok = den.is_not_null() & (den > 0)
+    lo = pl.when(ok).then((centre - half).clip(0.0, 1.0)).otherwise(None)
+    hi = pl.when(ok).then((centre + half).clip(0.0, 1.0)).otherwise(None)
+    return lo, hi
+
+
+def _with_wilson(df: pl.DataFrame, share_ids: set[str]) -> pl.DataFrame:
+    lo, hi = wilson_interval(pl.col("numerator"), pl.col("denominator"))
+    is_share = pl.col("metric_id").is_in(sorted(share_ids))
+    return df.with_columns(
+        pl.when(is_share).then(lo).otherwise(None).alias("ci_low"),
+        pl.when(is_share).then(hi).otherwise(None).alias("ci_high"),
+    )
+
+
+def _with_names(engine: Engine, df: pl.DataFrame, grain: str, res: _Resolved) -> pl.DataFrame:
+    if grain in ("city", "region"):
+        names = dict(res.names)
+        if grain == "region":
+            names.update(res.unit_names)
+        return df.with_columns(
+            pl.col("region_code").replace_strict(names, default=None, return_dtype=pl.String)
+            .alias("region_name")
+        )
+    if grain == "agency":
+        ag = extracts.load_agencies(engine).select(
+            "agency_code", pl.col("name").alias("agency_name"), "region_code"
+        )
+        df = df.join(ag, on="agency_code", how="left")
+        return df.with_columns(
+            pl.col("region_code").replace_strict(res.names, default=None, return_dtype=pl.String)
+            .alias("region_name")
+        )
+    if grain == "item":
+        it = extracts.load_items(engine).select("item_code", pl.col("name").alias("item_name"))
+        return df.join(it, on="item_code", how="left")
+    return df
+
+
+# ---------------------------------------------------------------------------------------------
+# Ranking
+
+
+def ranking(
+    engine: Engine,
+    metric_id: str,
+    filters: Filters,
+    grain: Grain,
+    month: dt.date,
+    min_n: int | None = None,
+    period: Period = "month",
+) -> pl.DataFrame:
+    """Units of `grain` ranked by `metric_id` for the period ending in `month`.
+
+    Better first in the metric's direction (higher- or lower-is-better; neutral metrics, i.e.
+    volumes, largest first). Ties share the smallest rank (1, 2, 2, 4). Units whose denominator
+    is below `min_n` (default settings.min_n_rank) or whose value is null are listed after the
+    ranked ones with rank null and `rank_note` "below_min_n" / "no_data": a county with 3 cases
+    and 100% on time is shown but does not top the table. Counts have no denominator and are
+    always ranked. Columns: those of metric_values, then rank, ranked, rank_note.
+    """
+    validate_metric_ids([metric_id])
+    met = METRIC_BY_ID[metric_id]
+    if min_n is None:
+        from metrics.settings import Settings
+
+        min_n = Settings.min_n_rank
+    m = month_start(month)
+    df = metric_values(engine, [metric_id], filters.with_months(m, m), grain, period)
+    if period in ("quarter", "year"):
+        df = df.filter(pl.col("period_end") == add_months(
+            _period_start(m, period), _PERIOD_MONTHS[period] - 1))
+    else:
+        df = df.filter(pl.col("period_end") == m)
+    small = pl.col("denominator").is_not_null() & (pl.col("denominator") < min_n)
+    df = df.with_columns(
+        pl.when(pl.col("value").is_null()).then(pl.lit("no_data"))
+        .when(small).then(pl.lit("below_min_n")).otherwise(None).alias("rank_note")
+    ).with_columns(pl.col("rank_note").is_null().alias("ranked"))
+    descending = met.direction != "lower"
+    rank = pl.when(pl.col("ranked")).then(pl.col("value")).otherwise(None).rank(
+        "min", descending=descending
+    )
+    keys = _key_columns(grain)
+    return df.with_columns(rank.cast(pl.Int64).alias("rank")).sort(
+        ["rank", "value", *keys], descending=[False, descending, *[False] * len(keys)],
+        nulls_last=True,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Case lists
+
+CASE_LIST_METRICS: tuple[str, ...] = tuple(extracts.CASE_RULES)
+
+
+def case_list(
+    engine: Engine,
+    metric_id: str,
+    filters: Filters,
+    month: dt.date,
+    page: int = 1,
+    page_size: int = 50,
+    part: Part = "numerator",
+    online_channels: Sequence[str] | None = None,
+) -> tuple[pl.DataFrame, int]:
+    """The records behind a number: one page (1-based) of cases, and how many there are in all.
+
+    For shares `part` picks the numerator (e.g. on-time cases), the denominator (all completed
+    cases with a deadline) or the complement (the late ones); counts have only a numerator. The
+    card metrics list card records. Timeliness (on_time_rate, overdue) is read from the cards
+    table — a case is late iff it has a case yellow card — so that the list agrees with the
+    working-day clock without recomputing it in SQL. Ordered by the event time, then id.
+    Only the month and the dimension filters of `filters` are used (not its month range).
+    """
+    validate_metric_ids([metric_id])
+    if metric_id not in extracts.CASE_RULES:
+        raise XiaonengError(
+            f"no case list for metric {metric_id!r}; available: {', '.join(CASE_LIST_METRICS)}"
+        )
+    _check("part", part, ("numerator", "denominator", "complement"))
+    rule = extracts.CASE_RULES[metric_id]
+    if rule.hit is None and part != "numerator":
+        raise XiaonengError(f"{metric_id} is a count: only its numerator has a case list")
+    if not isinstance(page, int) or page < 1:
+        raise XiaonengError(f"page must be a whole number ≥ 1, got {page!r}")
+    if not isinstance(page_size, int) or not 1 <= page_size <= 1000:
+        raise XiaonengError(f"page_size must be between 1 and 1000, got {page_size!r}")
+    if online_channels is None:
+        from metrics.settings import Settings
+
+        online_channels = Settings().online_channels
+    res = _resolve(engine, filters)
+    return extracts.case_rows(
+        engine, metric_id, filters, res.region_codes, month, part, online_channels,
+        limit=page_size, offset=(page - 1) * page_size,
+    )
