@@ -20,7 +20,7 @@ def t(key: str, **fmt: object) -> str:
 
 
 def run() -> None:
-    st.set_page_config(page_title=translate("app_title", current_lang()), page_icon="🏛️",
+    st.set_page_config(page_title=translate("app_title", current_lang()), page_icon=":material/account_balance:",
                        layout="wide")
     with st.sidebar:
         st.markdown(f"### {t('app_title')}")
@@ -34,12 +34,12 @@ def run() -> None:
             st.rerun()
     pages = {
         t("section_monitor"): [
-            st.Page(PAGES_DIR / "overview.py", title=t("page_overview"), icon="📊",
+            st.Page(PAGES_DIR / "overview.py", title=t("page_overview"), icon=":material/dashboard:",
                     url_path="overview", default=True),
         ],
         t("section_admin"): [
-            st.Page(PAGES_DIR / "data_admin.py", title=t("page_data"), icon="🗂️",
-                    url_path="data"),
+            st.Page(PAGES_DIR / "data_admin.py", title=t("page_data"), icon=":material/database:",
+                    url_path="data_admin"),
         ],
     }
     page = st.navigation(pages)
