@@ -85,7 +85,7 @@ def run_jobs(
     """Validate and write all jobs in `LOAD_ORDER`, in one transaction; record the outcome."""
     batch_rows = batch_rows or readers.DEFAULT_BATCH_ROWS
     try:
-        with engine.begin() as conn:
+        with engine.begin() as conn, bulk.bulk_session(conn):
             for table in LOAD_ORDER:
                 table_jobs = [j for j in jobs if j.table == table]
                 if not table_jobs:

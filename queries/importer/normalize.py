@@ -168,23 +168,25 @@ def normalize(
             bad_flags.append(bad.alias(BAD_PREFIX + col.name))
         errors.extend(_column_errors(base, raw, value, bad, col, origin))
     out = pl.DataFrame(typed + bad_flags).with_columns(base[ROW], base[LINE], base[FIELDS])
-    err_frame = pl.DataFrame(errors) if errors else pl.DataFrame()
-    errs = [c.name for c in errors]
-    field_error = _field_count_error(batch.width - len((LINE, FIELDS)))
-    if errs:
-        out = out.with_columns(err_frame)
-        col_errors = pl.concat_list(errs).list.drop_nulls()
-    else:
-        col_errors = pl.lit([], dtype=pl.List(pl.String))
-    # A blank or unterminated line has no values to check: the field-count error says it all.
-    only_fields = pl.col(FIELDS).is_in([0, -1]).fill_null(False)
-    out = out.with_columns(
-        pl.when(only_fields)
-        .then(pl.concat_list([field_error]))
-        .otherwise(pl.concat_list([pl.concat_list([field_error]).list.drop_nulls(), col_errors]))
-        .alias(ERRORS)
-    )
-    return out.drop(errs)
+    return out.with_columns(_error_lists(base, errors, batch.width - len((LINE, FIELDS))))
+
+
+def _error_lists(base: pl.DataFrame, errors: list[pl.Series], n_headers: int) -> pl.Series:
+    """Each row's list of errors. Only columns holding an error take part, so a clean batch of
+    a million rows builds no per-row lists at all."""
+    found = [e for e in errors if e.null_count() < len(e)]
+    fields = base.get_column(FIELDS)
+    if fields.null_count() < len(fields):
+        field_error = base.select(_field_count_error(n_headers)).to_series()
+        # A blank or unterminated line has no values to check: the field-count error says it all.
+        only_fields = fields.is_in([0, -1]).fill_null(False)
+        found = [pl.select(pl.when(only_fields).then(None).otherwise(e)).to_series().alias(e.name)
+                 for e in found]
+        found.insert(0, field_error.alias("__e_fields"))
+    if not found:
+        return pl.Series(ERRORS, [[]], dtype=pl.List(pl.String)).new_from_index(0, len(base))
+    frame = pl.DataFrame(found)
+    return frame.select(pl.concat_list(frame.columns).list.drop_nulls().alias(ERRORS)).to_series()
 
 
 def _raw_columns(batch: pl.DataFrame, origins: dict[str, Origin]) -> list[pl.Expr]:
