@@ -14,6 +14,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "section_admin": {"zh": "管理", "en": "Administration"},
     "page_overview": {"zh": "总览", "en": "Overview"},
     "page_data": {"zh": "数据管理", "en": "Data management"},
+    "page_bulletin": {"zh": "月度通报", "en": "Monthly bulletin"},
+    "bulletin_pending": {
+        "zh": "月度通报的生成、预览与发布功能正在建设中；可先用 `xiaoneng export` 导出指标。",
+        "en": "Bulletin generation, preview and publishing are being built; use `xiaoneng export` meanwhile.",
+    },
     "no_schema": {
         "zh": "数据库尚未初始化。请运行 `xiaoneng init-db`，再用 `xiaoneng import` 导入数据或用 `xiaoneng generate` 生成演示数据。",
         "en": "The database is not initialised. Run `xiaoneng init-db`, then `xiaoneng import` your data or `xiaoneng generate` demo data.",

@@ -37,6 +37,10 @@ def run() -> None:
             st.Page(PAGES_DIR / "overview.py", title=t("page_overview"), icon=":material/dashboard:",
                     url_path="overview", default=True),
         ],
+        t("section_supervise"): [
+            st.Page(PAGES_DIR / "bulletin.py", title=t("page_bulletin"),
+                    icon=":material/description:", url_path="bulletin"),
+        ],
         t("section_admin"): [
             st.Page(PAGES_DIR / "data_admin.py", title=t("page_data"), icon=":material/database:",
                     url_path="data_admin"),

@@ -145,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _register_later_commands(sub) -> None:
     """Commands that live in other modules register themselves here as they are built."""
-    for module_name in ("xiaoneng.cli_compute", "xiaoneng.cli_metrics", "xiaoneng.cli_serve"):
+    for module_name in ("xiaoneng.cli_compute", "xiaoneng.cli_metrics", "xiaoneng.cli_report",
+                        "xiaoneng.cli_stats", "xiaoneng.cli_serve", "xiaoneng.cli_accounts"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ModuleNotFoundError as exc:
