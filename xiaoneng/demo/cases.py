@@ -36,7 +36,7 @@ from xiaoneng.demo.effects import (
     ONLINE_DEPTH_EFFECT,
 )
 from xiaoneng.demo.timeline import Timeline
-from xiaoneng.demo.world import CHAIN_INDUSTRIES, CHAIN_ONLINE_P, World
+from xiaoneng.demo.world import BUNDLE_ONLINE_P, CHAIN_INDUSTRIES, CHAIN_ONLINE_P, World
 
 BUNDLE_CASE_SHARE = 0.03  # share of cases that belong to a 企业开办 bundle
 CHAIN_CASE_SHARE = 0.012  # share of cases that belong to a 工程建设 chain
@@ -71,11 +71,8 @@ class Draft:
     online: np.ndarray
     day: np.ndarray
     applicant: np.ndarray  # fixed applicant id (bundles/chains), -1 = draw one
-    bundle: np.ndarray  # global bundle number, -1 = none
-    chain: np.ndarray  # global chain number, -1 = none
-    slot: np.ndarray  # region slot (for bundle ids and project codes)
-    chain_year: np.ndarray
-    chain_industry: np.ndarray
+    bundle: np.ndarray  # index into this month's bundles, -1 = none
+    chain: np.ndarray  # index into this month's project chains, -1 = none
 
     def take(self, order: np.ndarray) -> Draft:
         return Draft(*(getattr(self, f)[order] for f in self.__dataclass_fields__))
@@ -86,17 +83,15 @@ class Draft:
                        for f in Draft.__dataclass_fields__))
 
 
-def _draft(item, agency, online, day, applicant=None, bundle=None, chain=None, slot=None,
-           year=None, industry=None) -> Draft:
+def _draft(item, agency, online, day, applicant=None, bundle=None, chain=None) -> Draft:
     n = len(item)
 
-    def fill(a, v, dt):
-        return np.full(n, v, dt) if a is None else a.astype(dt)
+    def fill(a, dt):
+        return np.full(n, -1, dt) if a is None else a.astype(dt)
 
     return Draft(item.astype(np.int32), agency.astype(np.int32), online.astype(bool),
-                 day.astype(np.int32), fill(applicant, -1, np.int64), fill(bundle, -1, np.int64),
-                 fill(chain, -1, np.int64), fill(slot, 0, np.int16), fill(year, 0, np.int16),
-                 fill(industry, 0, np.int8))
+                 day.astype(np.int32), fill(applicant, np.int64), fill(bundle, np.int32),
+                 fill(chain, np.int32))
 
 
 def online_logit(world: World, tl: Timeline, month: int, item: np.ndarray,
@@ -140,13 +135,14 @@ def _workday_after(tl: Timeline, day: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 
 def draft_bundles(rng: np.random.Generator, world: World, tl: Timeline, month: int, nb: int,
-                  bundle0: int, applicant0: int) -> Draft:
+                  bundle0: int, applicant0: int) -> tuple[Draft, dict[str, np.ndarray]]:
     """企业开办一件事: a registration plus 印章/税务/社保/医保/公积金 members, all for one
-    new enterprise, submitted within a couple of working days of each other."""
+    new enterprise, submitted within a couple of working days of each other.
+
+    Returns the member cases and the bundles (global number and region slot, for ids)."""
     slot = rng.choice(len(world.slot_p), size=nb, p=world.slot_p).astype(np.int16)
-    online = rng.random(nb) < 0.75
+    online = rng.random(nb) < BUNDLE_ONLINE_P
     anchor = _days(rng, tl, month, online)
-    bundle = bundle0 + np.arange(nb, dtype=np.int64)
     applicant = applicant0 + rng.integers(0, 1 << 40, nb)
     first = world.bundle_first_items[rng.choice(len(world.bundle_first_p), size=nb,
                                                 p=world.bundle_first_p)]
@@ -163,14 +159,17 @@ def draft_bundles(rng: np.random.Generator, world: World, tl: Timeline, month: i
     day = np.concatenate(days)
     keep = day < tl.n_obs
     item, b, day = item[keep], b[keep], day[keep]
-    return _draft(item, world.route(slot[b], item), online[b], day, applicant=applicant[b],
-                  bundle=bundle[b], slot=slot[b])
+    cases = _draft(item, world.route(slot[b], item), online[b], day, applicant=applicant[b],
+                   bundle=b)
+    return cases, {"number": bundle0 + np.arange(nb, dtype=np.int64), "slot": slot}
 
 
 def draft_chains(rng: np.random.Generator, world: World, tl: Timeline, month: int, nc: int,
-                 chain0: int, applicant0: int) -> Draft:
+                 chain0: int, applicant0: int) -> tuple[Draft, dict[str, np.ndarray]]:
     """工程建设项目: one project's approvals from 备案 to 竣工验收, weeks to months apart,
-    sharing a 项目代码. Stages after the as-of moment have not happened yet."""
+    sharing a 项目代码. Stages after the as-of moment have not happened yet.
+
+    Returns the stage cases and the chains (number, slot, industry, for 项目代码)."""
     slot = rng.choice(len(world.slot_p), size=nc, p=world.slot_p).astype(np.int16)
     anchor = _days(rng, tl, month, np.zeros(nc, bool))
     n_stage = len(world.chain_items)
@@ -182,13 +181,13 @@ def draft_chains(rng: np.random.Generator, world: World, tl: Timeline, month: in
     keep = day < tl.n_obs
     c, s, day = c[keep], s[keep], day[keep]
     item = world.chain_items[s]
-    year = np.array([d.year for d in tl.months])[month] * np.ones(nc, np.int16)
     industry = rng.integers(0, len(CHAIN_INDUSTRIES), nc).astype(np.int8)
     applicant = applicant0 + rng.integers(0, 1 << 40, nc)
     online = rng.random(len(c)) < CHAIN_ONLINE_P
-    return _draft(item, world.route(slot[c], item), online, day, applicant=applicant[c],
-                  bundle=None, chain=chain0 + c.astype(np.int64), slot=slot[c], year=year[c],
-                  industry=industry[c])
+    cases = _draft(item, world.route(slot[c], item), online, day, applicant=applicant[c],
+                   chain=c)
+    return cases, {"number": chain0 + np.arange(nc, dtype=np.int64), "slot": slot,
+                   "industry": industry}
 
 
 @dataclass
@@ -198,8 +197,8 @@ class Chunk:
     cases: dict[str, np.ndarray]
     suspensions: dict[str, np.ndarray]
     reviews: dict[str, np.ndarray]
-    n_bundles: int
-    n_chains: int
+    bundles: dict[str, np.ndarray]
+    chains: dict[str, np.ndarray]
 
 
 def _stochastic_round(rng: np.random.Generator, x: float) -> int:
@@ -215,8 +214,9 @@ def simulate_month(rng: np.random.Generator, world: World, tl: Timeline, month: 
     so ids are unique across months without any shared state."""
     nb = _stochastic_round(rng, n * BUNDLE_CASE_SHARE / 5.15)
     nc = _stochastic_round(rng, n * CHAIN_CASE_SHARE / 8.5)
-    parts = [draft_bundles(rng, world, tl, month, nb, bundle0, 1 << 42),
-             draft_chains(rng, world, tl, month, nc, chain0, 1 << 43)]
+    bundle_cases, bundles = draft_bundles(rng, world, tl, month, nb, bundle0, 1 << 42)
+    chain_cases, chains = draft_chains(rng, world, tl, month, nc, chain0, 1 << 43)
+    parts = [bundle_cases, chain_cases]
     special = sum(len(p.item) for p in parts)
     if special > n:
         draft = Draft.concat(parts).take(np.arange(n))
@@ -233,7 +233,7 @@ def simulate_month(rng: np.random.Generator, world: World, tl: Timeline, month: 
     hall = rv.rate_hall(rng, tl, n_hall, month, agency_counts / agency_counts.sum(),
                         world.effects.bad_review_mult)
     rev = _reviews_arrays(rng, world, tl, [ratings, hall], case0)
-    return Chunk(cases, susp, rev, nb, nc)
+    return Chunk(cases, susp, rev, bundles, chains)
 
 
 def _u(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -389,8 +389,7 @@ def _complete(rng: np.random.Generator, world: World, tl: Timeline, month: int, 
     cases = {
         "item": item, "agency": agency, "channel": channel,
         "enterprise": is_ent, "applicant": applicant,
-        "bundle": d.bundle, "chain": d.chain, "slot": d.slot,
-        "chain_year": d.chain_year, "chain_industry": d.chain_industry,
+        "bundle": d.bundle, "chain": d.chain,
         "submitted_us": sub_us, "accepted_us": acc_us, "completed_us": comp_us,
         "status": status, "decision": decision,
         "statutory": stat, "promised": prom, "due_us": due_us, "natural": natural,

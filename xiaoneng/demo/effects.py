@@ -84,7 +84,7 @@ HARD_MIX = _inj(
     "handles only difficult items (住建 items with difficulty ≥ 1: 施工许可, 消防审查/验收, 商品房预售, "
     "资质核准 …), so its raw on-time rate is low; its own agency effect is exactly 0, so after "
     "case-mix adjustment it is average",
-    agency_late_logit=0.0, min_item_difficulty=1, volume_mult=1.5,
+    agency_late_logit=0.0, min_item_difficulty=1, volume_mult=3.0,
 )
 
 LAGGING_AGENCIES: tuple[Injection, ...] = (

@@ -23,6 +23,8 @@ _DECISIONS = pl.Series(list(DECISIONS))
 _REASONS = pl.Series(list(SUSPENSION_REASONS))
 _REVIEW_CHANNELS = pl.Series(list(REVIEW_CHANNELS))
 _INDUSTRIES = pl.Series(list(CHAIN_INDUSTRIES))
+_APPLICANT_TYPES = pl.Series(["person", "enterprise"])  # indexed by the enterprise flag
+_LIMIT_UNITS = pl.Series(["working", "natural"])  # indexed by the natural-days flag
 
 
 def _valid(name: str) -> pl.Expr:
@@ -35,23 +37,44 @@ def _ts(name: str) -> pl.Expr:
 
 
 def _pseudonym(ids: np.ndarray) -> np.ndarray:
-    """Pseudonymous 15-digit key from an applicant id (splitmix64 finaliser, bijective before
-    the final modulo): stable per applicant, not reversible to anything meaningful."""
+    """Pseudonymous 16-digit key from an applicant id (splitmix64 finaliser, bijective before
+    the final modulo): stable per applicant, not reversible to anything meaningful, and of a
+    length no ID number has (身份证 15/18, 统一社会信用代码 18)."""
     with np.errstate(over="ignore"):
         h = ids.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
         h ^= h >> np.uint64(31)
         h *= np.uint64(0xBF58476D1CE4E5B9)
         h ^= h >> np.uint64(27)
-    return np.where(ids >= 0, (h % np.uint64(10**15)).astype(np.int64), -1)
+    key = (h % np.uint64(9 * 10**15)).astype(np.int64) + 10**15
+    return np.where(ids >= 0, key, -1)
 
 
-def case_frame(world: World, c: dict[str, np.ndarray]) -> pl.DataFrame:
-    """The `cases` rows of one month."""
+def _bundle_ids(world: World, bundles: dict[str, np.ndarray]) -> pl.Series:
+    """一件事编号 per bundle: YJS + region code + yyyymm + serial."""
+    return pl.DataFrame({"number": bundles["number"], "slot": bundles["slot"]}).select(
+        pl.concat_str([pl.lit("YJS"), pl.lit(world.slot_codes).gather(pl.col("slot")),
+                       pl.lit("-"), pl.col("number").cast(pl.String)])).to_series()
+
+
+def _project_codes(world: World, chains: dict[str, np.ndarray]) -> pl.Series:
+    """投资项目代码 per chain: year-region-industry-03 (备案)-serial."""
+    return pl.DataFrame({"number": chains["number"], "slot": chains["slot"],
+                         "industry": chains["industry"]}).select(
+        pl.concat_str([(pl.col("number") // 1_000_000).cast(pl.String), pl.lit("-"),
+                       pl.lit(world.slot_codes).gather(pl.col("slot")), pl.lit("-"),
+                       pl.lit(_INDUSTRIES).gather(pl.col("industry")), pl.lit("-03-"),
+                       (pl.col("number") % 1_000_000).cast(pl.String).str.zfill(6)])
+    ).to_series()
+
+
+def case_frame(world: World, c: dict[str, np.ndarray], bundles: dict[str, np.ndarray],
+               chains: dict[str, np.ndarray]) -> pl.DataFrame:
+    """The `cases` rows of one month. Bundle ids and project codes are built once per
+    bundle/chain and gathered, not concatenated per row."""
     raw = pl.DataFrame({
         "seq": c["seq"], "item": c["item"], "agency": c["agency"], "channel": c["channel"],
         "enterprise": c["enterprise"], "akey": _pseudonym(c["applicant"]),
-        "bundle": c["bundle"], "chain": c["chain"], "slot": c["slot"],
-        "industry": c["chain_industry"],
+        "bundle": c["bundle"], "chain": c["chain"],
         "submitted_at": c["submitted_us"], "accepted_at": c["accepted_us"],
         "completed_at": c["completed_us"], "status": c["status"], "decision": c["decision"],
         "statutory_days": c["statutory"], "promised_days": c["promised"],
@@ -59,22 +82,15 @@ def case_frame(world: World, c: dict[str, np.ndarray]) -> pl.DataFrame:
         "full_online": c["full_online"], "cross_region": c["cross_region"],
         "e_result": c["e_result"], "reported_at": c["reported_us"],
     })
-    region = pl.lit(world.slot_codes).gather(pl.col("slot"))
     return raw.select(
         (pl.col("seq") + CASE_ID_BASE).cast(pl.String).alias("case_id"),
         pl.lit(world.item_codes).gather(pl.col("item")).alias("item_code"),
         pl.lit(world.agency_codes).gather(pl.col("agency")).alias("agency_code"),
         pl.lit(_CHANNELS).gather(pl.col("channel")).alias("channel"),
-        pl.when(pl.col("enterprise")).then(pl.lit("enterprise")).otherwise(pl.lit("person"))
-        .alias("applicant_type"),
-        pl.concat_str([pl.when(pl.col("enterprise")).then(pl.lit("E")).otherwise(pl.lit("P")),
-                       _valid("akey").cast(pl.String)]).alias("applicant_key"),
-        pl.concat_str([pl.lit("YJS"), region, pl.lit("-"), _valid("bundle").cast(pl.String)])
-        .alias("bundle_id"),
-        pl.concat_str([(_valid("chain") // 1_000_000).cast(pl.String), pl.lit("-"), region,
-                       pl.lit("-"), pl.lit(_INDUSTRIES).gather(pl.col("industry")),
-                       pl.lit("-03-"), (pl.col("chain") % 1_000_000).cast(pl.String).str.zfill(6)])
-        .alias("project_code"),
+        pl.lit(_APPLICANT_TYPES).gather(pl.col("enterprise").cast(pl.Int8)).alias("applicant_type"),
+        _valid("akey").cast(pl.String).alias("applicant_key"),
+        pl.lit(_bundle_ids(world, bundles)).gather(_valid("bundle")).alias("bundle_id"),
+        pl.lit(_project_codes(world, chains)).gather(_valid("chain")).alias("project_code"),
         pl.col("submitted_at").cast(TS),
         _ts("accepted_at"),
         _ts("completed_at"),
@@ -83,8 +99,7 @@ def case_frame(world: World, c: dict[str, np.ndarray]) -> pl.DataFrame:
         _valid("statutory_days").cast(pl.Int32).alias("statutory_days"),
         _valid("promised_days").cast(pl.Int32).alias("promised_days"),
         _ts("due_at"),
-        pl.when(pl.col("natural")).then(pl.lit("natural")).otherwise(pl.lit("working"))
-        .alias("limit_unit"),
+        pl.lit(_LIMIT_UNITS).gather(pl.col("natural").cast(pl.Int8)).alias("limit_unit"),
         _valid("visits").cast(pl.Int32).alias("visits"),
         pl.col("full_online"),
         pl.col("cross_region"),
@@ -108,7 +123,7 @@ def suspension_frame(s: dict[str, np.ndarray]) -> pl.DataFrame:
 
 
 def review_frame(world: World, r: dict[str, np.ndarray], review0: int) -> pl.DataFrame:
-    """The `reviews` rows of one month's cases and halls; ids PJ + yyyymm + serial."""
+    """The `reviews` rows of one month's cases and halls; ids yyyymm + 7-digit serial."""
     n = len(r["level"])
     raw = pl.DataFrame({
         "rid": review0 + np.arange(n, dtype=np.int64), "case_seq": r["case_seq"],
@@ -119,7 +134,7 @@ def review_frame(world: World, r: dict[str, np.ndarray], review0: int) -> pl.Dat
         "reported_at": r["reported_us"],
     })
     return raw.select(
-        pl.concat_str([pl.lit("PJ"), pl.col("rid").cast(pl.String)]).alias("review_id"),
+        pl.col("rid").cast(pl.String).alias("review_id"),
         (_valid("case_seq") + CASE_ID_BASE).cast(pl.String).alias("case_id"),
         pl.lit(world.agency_codes).gather(pl.col("agency")).alias("agency_code"),
         pl.lit(_REVIEW_CHANNELS).gather(pl.col("channel")).alias("channel"),

@@ -50,7 +50,8 @@ def _month(args) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         chain0=tl.months[m].year * 1_000_000 + tl.months[m].month * 10_000,
         person_pool=persons, enterprise_pool=enterprises,
     )
-    return (case_frame(world, chunk.cases), suspension_frame(chunk.suspensions),
+    return (case_frame(world, chunk.cases, chunk.bundles, chunk.chains),
+            suspension_frame(chunk.suspensions),
             review_frame(world, chunk.reviews, yyyymm * 10_000_000))
 
 
