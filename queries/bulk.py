@@ -26,6 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 COPY_CHUNK_ROWS = 100_000
+# sqlite3 needs every row as a Python tuple: keep that copy small (≈ 50k rows × columns objects).
+SQLITE_CHUNK_ROWS = 50_000
 SQLITE_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S%.6f"  # SQLAlchemy's storage format for DateTime
 DATE_FORMAT = "%Y-%m-%d"
 _IN_LIST_LIMIT = 500
@@ -162,8 +164,8 @@ def insert_frame(
     placeholders = ", ".join("?" for _ in cols)
     col_sql = ", ".join(_quote(conn, c) for c in cols)
     sql = f"INSERT INTO {_qualified(conn, table)} ({col_sql}) VALUES ({placeholders})"
-    for offset in range(0, df.height, COPY_CHUNK_ROWS):
-        chunk = df.select(cols).slice(offset, COPY_CHUNK_ROWS)
+    for offset in range(0, df.height, SQLITE_CHUNK_ROWS):
+        chunk = df.select(cols).slice(offset, SQLITE_CHUNK_ROWS)
         conn.exec_driver_sql(sql, _sqlite_rows(chunk))
     return df.height
 
@@ -243,8 +245,8 @@ def _sqlite_upsert(
         f"ON CONFLICT ({key_sql}) {_upsert_action(conn, table, cols, key, 'excluded')}"
     )
     changed = 0
-    for offset in range(0, df.height, COPY_CHUNK_ROWS):
-        result = conn.exec_driver_sql(sql, _sqlite_rows(df.slice(offset, COPY_CHUNK_ROWS)))
+    for offset in range(0, df.height, SQLITE_CHUNK_ROWS):
+        result = conn.exec_driver_sql(sql, _sqlite_rows(df.slice(offset, SQLITE_CHUNK_ROWS)))
         changed += int(result.rowcount)
     inserted = df.height - existing
     updated = changed - inserted
