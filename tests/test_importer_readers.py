@@ -144,3 +144,19 @@ def test_parquet_with_typed_columns_loads(any_engine, tmp_path):
         ("P1", "mobile", dt.datetime(2024, 3, 5, 10, 0), True),  # 02:00 UTC = 10:00 Shanghai
         ("P2", "mobile", dt.datetime(2024, 3, 6, 10, 0), False),
     ]
+
+
+def test_header_only_file_reads_zero_rows_and_reconciles(sqlite_engine, tmp_path):
+    path = write(tmp_path / "regions.csv", "region_code,name,parent_code,level\n")
+    report = import_paths(sqlite_engine, [path], progress=False)
+    assert_reconciles(sqlite_engine, report)
+    assert report.tables["regions"].read == 0
+
+
+def test_a_file_named_twice_is_read_once_and_unused_columns_are_reported(sqlite_engine, tmp_path):
+    path = write(tmp_path / "regions.csv",
+                 "region_code,name,parent_code,level,remark\n330200,宁波市,,市,x\n")
+    report = import_paths(sqlite_engine, [tmp_path, path], progress=False)
+    assert_reconciles(sqlite_engine, report)
+    assert (report.tables["regions"].read, report.tables["regions"].inserted) == (1, 1)
+    assert f"{path}: column(s) not imported: remark" in report.warnings

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from queries.contract import TABLES
 from queries.errors import ImportRejected
 from queries.importer import rules
-from queries.importer.load import Job, fail_run, run_jobs, start_run
+from queries.importer.load import Job, record_failure, run_jobs, start_run
 from queries.importer.mapping import (
     Mapping,
     SourceSpec,
@@ -52,10 +52,29 @@ def _jobs_for(source: Source, spec: SourceSpec, only_table: str | None = None) -
     return [Job(source, spec, f, resolve(f.table, f, source.headers, source.name)) for f in feeds]
 
 
+def _unused_columns(jobs: list[Job]) -> list[str]:
+    """A warning per source whose columns no table reads, so a misspelt header is noticed."""
+    used: dict[str, set[str]] = {}
+    headers: dict[str, list[str]] = {}
+    for job in jobs:
+        headers[job.source.name] = job.source.headers
+        used.setdefault(job.source.name, set()).update(
+            o.header for o in job.origins.values() if o.header
+        )
+    warnings = []
+    for name, cols in headers.items():
+        unused = [h for h in cols if h not in used[name]]
+        if unused:
+            shown = ", ".join(unused[:12]) + (f" … (+{len(unused) - 12})" if len(unused) > 12 else "")
+            warnings.append(f"{name}: column(s) not imported: {shown}")
+    return warnings
+
+
 def _expand(paths: list[Path]) -> tuple[list[tuple[Path, bool]], list[str]]:
     """Files to read, each flagged whether the user named it (True) or a directory held it."""
     files: list[tuple[Path, bool]] = []
     warnings: list[str] = []
+    seen: set[Path] = set()
     for p in paths:
         p = Path(p)
         if p.is_dir():
@@ -63,9 +82,14 @@ def _expand(paths: list[Path]) -> tuple[list[tuple[Path, bool]], list[str]]:
                            if f.is_file() and f.suffix.lower() in SUPPORTED_SUFFIXES)
             if not found:
                 warnings.append(f"{p}: no CSV, Excel or Parquet files in this directory")
-            files += [(f, False) for f in found]
+            candidates = [(f, False) for f in found]
         else:
-            files.append((p, True))
+            candidates = [(p, True)]
+        for f, named in candidates:
+            # The same file twice (named and inside a named directory) would read as duplicates.
+            if f.resolve() not in seen:
+                seen.add(f.resolve())
+                files.append((f, named))
     return files, warnings
 
 
@@ -101,7 +125,7 @@ def _plan_paths(
         raise ImportRejected(
             f"nothing to import from {', '.join(str(p) for p in paths) or 'no paths'}"
         )
-    return jobs, warnings
+    return jobs, warnings + _unused_columns(jobs)
 
 
 def _run(engine: Engine, label: str, plan, progress: bool) -> LoadReport:
@@ -109,7 +133,7 @@ def _run(engine: Engine, label: str, plan, progress: bool) -> LoadReport:
     try:
         jobs, warnings = plan()
     except BaseException as exc:
-        fail_run(engine, report, exc)
+        record_failure(engine, report, exc)
         raise
     report.warnings.extend(warnings)
     return run_jobs(engine, report, jobs, progress)

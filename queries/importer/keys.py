@@ -80,7 +80,7 @@ def mark_duplicates(
     )
     if seen.frame is not None and seen.frame.height:
         new_first = first_here.join(seen.frame.select(key), on=key, how="anti")
-        reference = pl.concat([seen.frame, new_first])
+        reference = pl.concat([seen.frame, new_first], rechunk=False)  # append, don't copy
     else:
         new_first = first_here
         reference = first_here

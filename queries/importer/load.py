@@ -78,6 +78,14 @@ def fail_run(engine: Engine, report: LoadReport, exc: BaseException) -> None:
         )
 
 
+def record_failure(engine: Engine, report: LoadReport, exc: BaseException) -> None:
+    """fail_run, but never let a failure to record hide the error that stopped the load."""
+    try:
+        fail_run(engine, report, exc)
+    except Exception as record_exc:  # e.g. the database went away
+        exc.add_note(f"(the failure could not be recorded in load_runs: {_one_line(record_exc)})")
+
+
 def run_jobs(
     engine: Engine, report: LoadReport, jobs: list[Job], progress: bool,
     batch_rows: int | None = None,
@@ -101,7 +109,7 @@ def run_jobs(
                 .values(status="ok", finished_at=_now(), report=report.to_dict())
             )
     except BaseException as exc:
-        fail_run(engine, report, exc)
+        record_failure(engine, report, exc)
         if isinstance(exc, XiaonengError | KeyboardInterrupt):
             raise
         raise XiaonengError(
