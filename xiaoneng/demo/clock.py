@@ -93,8 +93,8 @@ def online_clock(rng: np.random.Generator, n: int) -> np.ndarray:
 def advance(tl: Timeline, day: np.ndarray, n: np.ndarray, natural: np.ndarray) -> np.ndarray:
     """Day `n` units after `day`: working days (from a working day) or natural days, clipped
     to the grid. Natural-day results may fall on a rest day."""
-    widx = np.clip(tl.ord[day].astype(np.int64) - 1 + n, 0, len(tl.work_days) - 1)
-    nat = np.clip(day.astype(np.int64) + n, 0, tl.n_days - 1)
+    widx = np.minimum(np.maximum(tl.ord[day] - 1 + n, 0), len(tl.work_days) - 1)
+    nat = np.minimum(day + n, tl.n_days - 1)
     return np.where(natural, nat, tl.work_days[widx]).astype(np.int32)
 
 

@@ -17,9 +17,9 @@ import numpy as np
 import polars as pl
 
 from xiaoneng.demo.agencies import agencies_frame
-from xiaoneng.demo.cases import simulate_month
 from xiaoneng.demo.effects import ONLINE_A, ONLINE_B
 from xiaoneng.demo.frames import case_frame, review_frame, suspension_frame
+from xiaoneng.demo.month import simulate_month
 from xiaoneng.demo.regions import regions_frame
 from xiaoneng.demo.timeline import Timeline, build_timeline
 from xiaoneng.demo.world import World, build_world
