@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from xiaoneng.demo.clock import TABLE_SIZE, advance, office_clock, quantile_table
+from xiaoneng.demo.clock import TABLE_SIZE, office_clock, quantile_table
 from xiaoneng.demo.effects import BAD_IF_OVERDUE_MULT, REVIEW_LEVEL_P
 from xiaoneng.demo.timeline import Timeline
 
@@ -37,6 +37,7 @@ RECTIFY_LATE_P = 0.10  # 16–40 working days; the rest never
 APPEAL_UPHELD_P = 0.08  # share of 差评 voided on appeal
 NO_CASE_SHARE = 0.08  # hall-service ratings per case rating
 DEFAULT_RATING_DAYS = 5  # system default rating this many days after completion
+LAST_FOLLOW_UP_S = 17 * 3600  # a 差评 rated later than this is followed up the next working day
 
 CASE_CHANNELS = ("window", "online", "mobile", "self_service", "mail", "assisted")
 REVIEW_CHANNELS = ("window", "pad", "online", "mobile", "self_service", "sms", "hotline")
@@ -104,12 +105,19 @@ def _levels(rng: np.random.Generator, bad_mult: np.ndarray) -> np.ndarray:
 
 def _after_working_days(tl: Timeline, rng: np.random.Generator, day: np.ndarray,
                         sec: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A moment `delta` working days after (day, sec), at office hours, never before it."""
-    base = tl.next_work[np.minimum(day, tl.n_days - 1)]
-    out_day = advance(tl, base, delta, np.zeros(len(day), bool))
+    """A moment at office hours on the working day whose working-day count is `delta` more
+    than the rating day's (as the metrics count it), but never before the first office time
+    after the rating: a rating at night or on a rest day is followed up the next working day
+    at the earliest."""
+    day = np.minimum(day, tl.n_days - 2)
+    earliest = tl.next_work[day]
+    after_hours = (earliest == day) & (sec >= LAST_FOLLOW_UP_S)
+    earliest = np.where(after_hours, tl.next_work[day + 1], earliest)
+    idx = np.clip(tl.ord[day] - 1 + delta, 0, len(tl.work_days) - 1)
+    out_day = np.maximum(tl.work_days[idx], earliest)
     out_sec = office_clock(rng, len(day))
     same = out_day == day
-    out_sec = np.where(same & (out_sec <= sec), np.minimum(sec + 1800, 86_399), out_sec)
+    out_sec = np.where(same & (out_sec <= sec), sec + rng.integers(600, 1800, len(day)), out_sec)
     return out_day, out_sec.astype(np.int32)
 
 
