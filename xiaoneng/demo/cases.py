@@ -190,7 +190,8 @@ def work(rng: np.random.Generator, world: World, tl: Timeline, d: Draft, it: Int
 
 
 def complete(rng: np.random.Generator, world: World, tl: Timeline, month: int, d: Draft,
-             person_pool: int, enterprise_pool: int):
+             person_pool: int, enterprise_pool: int,
+             ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Cases (as arrays), their suspensions, and the inputs for rating completed cases."""
     cat, eff = world.cat, world.effects
     n = len(d.item)

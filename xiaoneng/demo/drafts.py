@@ -48,11 +48,14 @@ class Draft:
                        for f in Draft.__dataclass_fields__))
 
 
-def _draft(item, agency, online, day, applicant=None, bundle=None, chain=None) -> Draft:
+def _draft(item: np.ndarray, agency: np.ndarray, online: np.ndarray, day: np.ndarray,
+           applicant: np.ndarray | None = None, bundle: np.ndarray | None = None,
+           chain: np.ndarray | None = None) -> Draft:
+    """A Draft with canonical dtypes; missing optional columns are -1 (none)."""
     n = len(item)
 
-    def fill(a, dt):
-        return np.full(n, -1, dt) if a is None else a.astype(dt)
+    def fill(a: np.ndarray | None, dtype: type) -> np.ndarray:
+        return np.full(n, -1, dtype) if a is None else a.astype(dtype)
 
     return Draft(item.astype(np.int32), agency.astype(np.int32), online.astype(bool),
                  day.astype(np.int32), fill(applicant, np.int64), fill(bundle, np.int32),

@@ -40,8 +40,12 @@ def month_volumes(tl: Timeline) -> np.ndarray:
     return out
 
 
-def _month(args) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    world, tl, seed, m, n, case0, persons, enterprises = args
+MonthJob = tuple[World, Timeline, int, int, int, int, int, int]
+
+
+def _month(job: MonthJob) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """One month's frames from its own random stream (seed, 1, month)."""
+    world, tl, seed, m, n, case0, persons, enterprises = job
     rng = np.random.default_rng([seed, 1, m])
     yyyymm = tl.months[m].year * 100 + tl.months[m].month
     chunk = simulate_month(
@@ -70,8 +74,10 @@ def generate(cases: int, seed: int, start: dt.date, end: dt.date,
     case0 = np.concatenate([[0], np.cumsum(counts)[:-1]])
     persons = max(1_000, int(cases * PERSON_POOL_SHARE))
     enterprises = max(200, int(cases * ENTERPRISE_POOL_SHARE))
-    jobs = [(world, tl, seed, m, int(counts[m]), int(case0[m]), persons, enterprises)
-            for m in range(len(tl.months))]
+    jobs: list[MonthJob] = [
+        (world, tl, seed, m, int(counts[m]), int(case0[m]), persons, enterprises)
+        for m in range(len(tl.months))
+    ]
     workers = workers or min(2, os.cpu_count() or 1)
     if workers > 1 and cases >= 200_000:
         with ThreadPoolExecutor(workers) as pool:

@@ -55,7 +55,9 @@ def combo(fmt: str, *parts: list[str]) -> tuple[str, ...]:
     return tuple(fmt.format(*p) for p in itertools.product(*parts))
 
 
-def F(names, item_type, statutory, promised, depth, visits, materials, steps, **kw) -> Family:  # noqa: N802
+def F(names: str | list[str] | tuple[str, ...], item_type: str, statutory: int | None,  # noqa: N802
+      promised: int | None, depth: int, visits: int | None, materials: tuple[int, int],
+      steps: tuple[int, int], **kw: object) -> Family:
     """Short constructor so the tables below stay readable."""
     if isinstance(names, str):
         names = (names,)
