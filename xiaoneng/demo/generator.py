@@ -26,6 +26,7 @@ from xiaoneng.demo.world import World, build_world
 
 PERSON_POOL_SHARE = 0.5  # distinct persons ≈ this share of cases (many apply repeatedly)
 ENTERPRISE_POOL_SHARE = 0.06
+THREADS_FROM_CASES = 200_000
 
 
 def month_volumes(tl: Timeline) -> np.ndarray:
@@ -78,8 +79,9 @@ def generate(cases: int, seed: int, start: dt.date, end: dt.date,
         (world, tl, seed, m, int(counts[m]), int(case0[m]), persons, enterprises)
         for m in range(len(tl.months))
     ]
-    workers = workers or min(2, os.cpu_count() or 1)
-    if workers > 1 and cases >= 200_000:
+    if workers is None:  # threads pay off once months are large
+        workers = min(2, os.cpu_count() or 1) if cases >= THREADS_FROM_CASES else 1
+    if workers > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(workers) as pool:
             parts = list(pool.map(_month, jobs))
     else:
