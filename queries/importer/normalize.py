@@ -166,7 +166,7 @@ def normalize(
         typed.append(value.alias(col.name))
         if bad is not None:
             bad_flags.append(bad.alias(BAD_PREFIX + col.name))
-        errors.extend(_column_errors(base, raw, value, bad, col, origin))
+        errors.extend(_column_errors(raw, value, bad, col, origin))
     out = pl.DataFrame(typed + bad_flags).with_columns(base[ROW], base[LINE], base[FIELDS])
     return out.with_columns(_error_lists(base, errors, batch.width - len((LINE, FIELDS))))
 
@@ -222,8 +222,7 @@ def _field_count_error(n_headers: int) -> pl.Expr:
 
 
 def _column_errors(
-    base: pl.DataFrame, raw: pl.Series, value: pl.Series, bad: pl.Series | None, col: Column,
-    origin: Origin,
+    raw: pl.Series, value: pl.Series, bad: pl.Series | None, col: Column, origin: Origin
 ) -> list[pl.Series]:
     """Errors of one column: required-but-empty, unparseable, out of range."""
     frame = pl.DataFrame([raw.alias("raw"), value.alias("value")])
