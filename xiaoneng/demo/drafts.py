@@ -14,13 +14,18 @@ import numpy as np
 from xiaoneng.demo.clock import advance
 from xiaoneng.demo.effects import ONLINE_A, ONLINE_B, ONLINE_DEPTH_EFFECT
 from xiaoneng.demo.timeline import Timeline
-from xiaoneng.demo.world import BUNDLE_ONLINE_P, CHAIN_INDUSTRIES, CHAIN_ONLINE_P, World
+from xiaoneng.demo.world import (
+    BUNDLE_MAX_OFFSET_WD,
+    BUNDLE_ONLINE_P,
+    CHAIN_INDUSTRIES,
+    CHAIN_ONLINE_P,
+    World,
+)
 
 # fixed applicant ids of new enterprises (bundles) and project owners (chains) live in their
 # own ranges, away from the pools of ordinary persons and enterprises
 BUNDLE_APPLICANT0 = 1 << 42
 CHAIN_APPLICANT0 = 1 << 43
-BUNDLE_DAY_OFFSET_MAX = 2  # members follow the registration within 0–2 working days
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -118,7 +123,7 @@ def draft_bundles(rng: np.random.Generator, world: World, tl: Timeline, month: i
     items, idx, days = [first], [np.arange(nb)], [anchor]
     for item, p in zip(world.bundle_member_items, world.bundle_member_p, strict=True):
         sel = np.flatnonzero(rng.random(nb) < p)
-        offset = rng.integers(0, BUNDLE_DAY_OFFSET_MAX + 1, sel.size)
+        offset = rng.integers(0, BUNDLE_MAX_OFFSET_WD + 1, sel.size)
         day = np.where(offset == 0, anchor[sel], workday_after(tl, anchor[sel], offset))
         items.append(np.full(sel.size, item, np.int32))
         idx.append(sel)

@@ -105,7 +105,6 @@ class Timeline:
     intensity_offline: np.ndarray  # relative window intake per day (0 on non-working days)
     intensity_online: np.ndarray  # relative online intake per day
     month_t: np.ndarray  # fractional year at each month's middle
-    sf_month: dict[int, int]  # year → month index containing lunar new year
 
     @property
     def asof_day(self) -> int:
@@ -151,8 +150,9 @@ def build_timeline(start: dt.date, end: dt.date, margin_days: int = 1100) -> Tim
     month_start = np.array([(mm - start).days for mm in months] + [n_obs], dtype=np.int32)
 
     weekday = (np.arange(n) + start.weekday()) % 7
-    dates_year = np.array([(start + dt.timedelta(days=int(i))).year for i in range(0, n, 1)])
-    t = np.array([frac_year(start + dt.timedelta(days=int(i))) for i in range(n)])
+    dates = np.datetime64(start, "D") + np.arange(n)
+    year_start = dates.astype("datetime64[Y]")
+    t = (year_start.astype(np.int64) + 1970) + (dates - year_start).astype(np.int64) / 365.25
     trend = (1.0 + VOLUME_GROWTH) ** (t - t[0])
 
     off = np.where(is_work, np.array(WEEKDAY_FACTOR)[weekday], 0.0) * trend
@@ -160,8 +160,7 @@ def build_timeline(start: dt.date, end: dt.date, margin_days: int = 1100) -> Tim
                   np.where(is_holiday, HOLIDAY_FACTOR_ONLINE, WEEKEND_FACTOR_ONLINE)) * trend
 
     # month-end peak: the last N working days of each calendar month
-    month_key = np.array([(start + dt.timedelta(days=int(i))).month for i in range(n)])
-    month_id = (dates_year - start.year) * 12 + month_key
+    month_id = dates.astype("datetime64[M]").astype(np.int64)
     for mid in np.unique(month_id):
         wd = np.flatnonzero((month_id == mid) & is_work)
         tail = wd[-MONTH_END_WORKDAYS:]
@@ -169,8 +168,7 @@ def build_timeline(start: dt.date, end: dt.date, margin_days: int = 1100) -> Tim
         on[tail] *= MONTH_END_FACTOR_ONLINE
 
     # Spring Festival: dip before, holiday quiet online, catch-up after
-    sf_month: dict[int, int] = {}
-    for year, lny in LUNAR_NEW_YEAR.items():
+    for lny in LUNAR_NEW_YEAR.values():
         li = (lny - start).days
         if li < -60 or li > n + 60:
             continue
@@ -185,8 +183,6 @@ def build_timeline(start: dt.date, end: dt.date, margin_days: int = 1100) -> Tim
         post = np.arange(min(hol_end + 1, n), min(hol_end + 1 + SF_POST_DAYS, n))
         off[post] *= SF_POST_FACTOR
         on[post] *= SF_POST_FACTOR
-        if 0 <= li < n_obs:
-            sf_month[year] = int(np.searchsorted(month_start, li, side="right") - 1)
 
     off[n_obs:] = 0.0
     on[n_obs:] = 0.0
@@ -195,5 +191,5 @@ def build_timeline(start: dt.date, end: dt.date, margin_days: int = 1100) -> Tim
         day0=start, n_days=n, n_obs=n_obs, months=months, month_start=month_start,
         is_work=is_work, is_holiday=is_holiday, ord=ordv, work_days=work_days,
         next_work=next_work.astype(np.int32), prev_work=prev_work,
-        intensity_offline=off, intensity_online=on, month_t=np.array(mid), sf_month=sf_month,
+        intensity_offline=off, intensity_online=on, month_t=np.array(mid),
     )
