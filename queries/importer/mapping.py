@@ -57,6 +57,16 @@ TOML (YAML is the same structure with the same keys)::
     "Internet" = "online"
     "Desk" = "window"
 
+The same in YAML::
+
+    sources:
+      - file: "boston311*.csv"
+        tables:
+          - name: cases
+            columns: {case_id: case_enquiry_id, submitted_at: open_dt, status: case_status}
+            constants: {limit_unit: natural}
+            values: {status: {Open: in_progress, Closed: completed}}
+
 Contract columns not named under `columns` or `constants` are still matched by header name (so a
 mapping lists only what differs). Value maps come before the contract's own labels (窗口 → window,
 是 → true, …), which keep working. Timestamps also accept the built-in formats: ISO 8601 with or

@@ -438,7 +438,8 @@ class DatabaseSource(Source):
         super().__init__(name=f"{shown} {label}", unit="row")
         try:
             with self.engine.connect() as conn:
-                result = conn.execute(self.statement)
+                # A server-side cursor: learning the column names must not fetch the table.
+                result = conn.execution_options(stream_results=True).execute(self.statement)
                 self.headers = list(result.keys())
                 result.close()
         except sa.exc.SQLAlchemyError as exc:
