@@ -1,0 +1,129 @@
+"""`xiaoneng report`: the monthly bulletin (月度通报) as files, optionally published.
+
+    xiaoneng report --month 2026-09 --scope city --format docx,xlsx,pdf --out DIR [--publish]
+    xiaoneng report --month previous --on-workday 3 --publish --out /srv/bulletins
+
+`--month previous` is the month before today. `--on-workday N` makes the command do nothing
+(exit 0) unless today is the N-th working day of the month by the product's own calendar
+(holidays and 调休 included), so a plain daily cron line publishes on the right day.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+from queries.errors import XiaonengError
+
+
+def resolve_month(text: str, today: dt.date | None = None) -> dt.date:
+    from xiaoneng.cli_metrics import parse_month
+
+    today = today or dt.date.today()
+    if text == "previous":
+        first = today.replace(day=1)
+        return (first - dt.timedelta(days=1)).replace(day=1)
+    return parse_month(text, "--month")
+
+
+def nth_workday_of_month(engine, day: dt.date) -> int | None:
+    """N when `day` is the N-th working day of its month, None on a day off."""
+    from metrics.calendar import WorkCalendar
+
+    cal = WorkCalendar.from_engine(engine)
+    if not cal.is_workday(day):
+        return None
+    start = day.replace(day=1)
+    return cal.between(start - dt.timedelta(days=1), day)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from metrics.bulletin import BulletinRules, parse_scope
+    from metrics.settings import load_settings
+    from queries.engine import check_connection, make_engine
+    from reports import FORMATS, file_name
+
+    formats = [f.strip() for f in args.format.split(",") if f.strip()]
+    bad = [f for f in formats if f not in FORMATS]
+    if bad or not formats:
+        raise XiaonengError(f"--format takes a comma-separated list of {', '.join(FORMATS)}")
+    out = Path(args.out)
+    if not out.is_dir():
+        raise XiaonengError(f"output directory does not exist: {out}")
+    month = resolve_month(args.month)
+    engine = make_engine()
+    check_connection(engine)
+    if args.on_workday is not None:
+        today = dt.date.today()
+        n = nth_workday_of_month(engine, today)
+        if n != args.on_workday:
+            print(f"report: today ({today}) is not working day {args.on_workday} of the month "
+                  f"({'a day off' if n is None else f'working day {n}'}); nothing to do")
+            return 0
+    settings = load_settings()
+    rules = BulletinRules.from_settings(settings, top_n=args.top_n)
+    scope = parse_scope(engine, args.scope)
+    if args.publish:
+        from reports.publish import publish_bulletin
+
+        res = publish_bulletin(engine, month, scope, formats, settings, rules,
+                               created_by=args.user)
+        for fmt in formats:
+            f = res.files[fmt]
+            (out / f.filename).write_bytes(f.data)
+        if res.unchanged:
+            print(f"report: {scope.name} {month:%Y-%m} is unchanged since version {res.version} "
+                  f"(hash {res.bulletin.content_hash[:12]}); files of version {res.version} "
+                  f"written to {out}")
+        else:
+            print(f"report: published version {res.version} of {res.bulletin.title} "
+                  f"{month:%Y-%m} (hash {res.bulletin.content_hash[:12]}) to {out}")
+            if res.diff:
+                print("  changes from version", res.version - 1, ":", res.diff["summary"])
+                for line in describe_changes(res.diff, limit=20):
+                    print("   ", line)
+        return 0
+    from reports.publish import preview
+
+    b, files = preview(engine, month, scope, formats, settings, rules)
+    for fmt, data in files.items():
+        (out / file_name(b, fmt)).write_bytes(data)
+    print(f"report: preview of {b.title} {month:%Y-%m} written to {out} "
+          f"({', '.join(formats)}; hash {b.content_hash[:12]}; not published)")
+    return 0
+
+
+def describe_changes(diff: dict, limit: int = 50) -> list[str]:
+    """Human lines for a stored diff (numbers formatted as in the documents)."""
+    from reports.formatting import display
+
+    lines = []
+    for c in diff.get("changes", []):
+        if c["change"] == "changed":
+            lines.append(f"{c['table']} · {c['row']} · {c['column']}: "
+                         f"{display(c['old'], c['fmt'])} → {display(c['new'], c['fmt'])}")
+        else:
+            lines.append(f"{c['table']} · {c['row']}: {'新增' if c['change'] == 'added' else '删除'}")
+    for c in diff.get("lists", []):
+        lines.append(f"{c['list']}名单 · {c['unit']}: {c['change']}")
+    if len(lines) > limit:
+        lines = lines[:limit] + [f"… {len(lines) - limit} more"]
+    return lines
+
+
+def register(sub) -> None:
+    s = sub.add_parser("report", help="the monthly bulletin (月度通报) as docx/xlsx/pdf")
+    s.add_argument("--month", required=True, metavar="YYYY-MM|previous")
+    s.add_argument("--scope", default="city",
+                   help="city (default), county:<region code> or sector:<sector>")
+    s.add_argument("--format", default="docx,xlsx,pdf", help="comma-separated: docx,xlsx,pdf")
+    s.add_argument("--out", default=".", help="directory for the files (must exist)")
+    s.add_argument("--publish", action="store_true",
+                   help="freeze as a numbered version (a new version only if content changed)")
+    s.add_argument("--top-n", type=int, default=None,
+                   help="units praised / criticised (default: settings top_n)")
+    s.add_argument("--on-workday", type=int, default=None, metavar="N",
+                   help="do nothing unless today is the N-th working day of the month")
+    s.add_argument("--user", default=None, help="recorded as the publisher")
+    s.set_defaults(handler=cmd_report)
