@@ -1,0 +1,297 @@
+"""Plotly chart builders: pure functions from a Polars frame (and labels) to a figure.
+
+No Streamlit and no database here, so every chart can be unit-tested by building it from a
+small frame. Labels arrive already translated; number formats follow the metric registry
+(shares on a 0–1 axis shown as %, days and scores as plain numbers). Every figure uses the
+same CJK-capable font stack as the app theme, so Chinese axis labels do not fall back to tofu.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+import plotly.graph_objects as go
+import polars as pl
+
+FONT = ("Noto Sans CJK SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, "
+        "WenQuanYi Micro Hei, sans-serif")
+RED, YELLOW, GREY, BLUE = "#c62828", "#f9a825", "#9e9e9e", "#1f5fa8"
+PALETTE = ["#1f5fa8", "#c62828", "#2e7d32", "#f9a825", "#6a1b9a", "#00838f", "#8d6e63",
+           "#546e7a", "#d81b60", "#7cb342"]
+
+
+def _axis_format(fmt: str) -> dict:
+    if fmt == "pct":
+        return {"tickformat": ".0%"}
+    if fmt == "int":
+        return {"tickformat": ",d"}
+    return {"tickformat": ",.1f"}
+
+
+def _hover(fmt: str) -> str:
+    return {"pct": "%{y:.1%}", "int": "%{y:,.0f}"}.get(fmt, "%{y:,.1f}")
+
+
+def base_layout(fig: go.Figure, title: str | None = None, height: int = 320) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "font": {"size": 15}} if title else None,
+        font={"family": FONT, "size": 13},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 46 if title else 16, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+        colorway=PALETTE,
+        hoverlabel={"font": {"family": FONT}},
+    )
+    return fig
+
+
+def _target_line(fig: go.Figure, target: float | None, label: str) -> None:
+    if target is None:
+        return
+    fig.add_hline(y=target, line={"dash": "dash", "color": RED, "width": 1.5},
+                  annotation_text=label, annotation_position="top left",
+                  annotation_font={"color": RED, "size": 12})
+
+
+def trend_chart(
+    df: pl.DataFrame, fmt: str, title: str | None = None, target: float | None = None,
+    target_label: str = "", series: str | None = None, band: bool = False,
+    series_labels: Mapping[str, str] | None = None, height: int = 300,
+) -> go.Figure:
+    """A monthly line from columns period, value (optionally one line per `series`).
+
+    `band` draws the 95% interval (ci_low, ci_high) behind a single line. Null values stay
+    gaps: a month without data is not drawn as zero.
+    """
+    fig = go.Figure()
+    groups = [(None, df)] if series is None else [
+        (k[0], g) for k, g in df.sort(series).group_by(series, maintain_order=True)]
+    for key, g in groups:
+        g = g.sort("period")
+        name = (series_labels or {}).get(key, key) if key is not None else title
+        if band and key is None and {"ci_low", "ci_high"} <= set(g.columns):
+            fig.add_trace(go.Scatter(
+                x=g["period"].to_list() + g["period"].to_list()[::-1],
+                y=g["ci_high"].to_list() + g["ci_low"].to_list()[::-1],
+                fill="toself", fillcolor="rgba(31,95,168,0.15)", line={"width": 0},
+                hoverinfo="skip", showlegend=False, connectgaps=False,
+            ))
+        fig.add_trace(go.Scatter(
+            x=g["period"].to_list(), y=g["value"].to_list(), mode="lines+markers", name=name,
+            hovertemplate=f"%{{x}}: {_hover(fmt)}<extra>{name or ''}</extra>",
+            connectgaps=False,
+        ))
+    _target_line(fig, target, target_label)
+    fig.update_yaxes(**_axis_format(fmt), rangemode="tozero" if fmt == "int" else "normal")
+    fig.update_xaxes(type="category")
+    fig.update_layout(showlegend=series is not None)
+    return base_layout(fig, title, height)
+
+
+def bar_chart(
+    df: pl.DataFrame, label_col: str, value_col: str, fmt: str, title: str | None = None,
+    key_col: str | None = None, target: float | None = None, target_label: str = "",
+    horizontal: bool = True, color: str = BLUE, height: int | None = None,
+) -> go.Figure:
+    """Bars per unit; `key_col` travels as customdata so a click can be mapped back to a key."""
+    labels = df[label_col].cast(pl.String).fill_null("—").to_list()
+    vals = df[value_col].to_list()
+    custom = df[key_col].to_list() if key_col else None
+    hover = _hover(fmt).replace("%{y", "%{x") if horizontal else _hover(fmt)
+    if horizontal:
+        bar = go.Bar(y=labels, x=vals, orientation="h", customdata=custom, marker_color=color,
+                     hovertemplate=f"%{{y}}: {hover}<extra></extra>")
+    else:
+        bar = go.Bar(x=labels, y=vals, customdata=custom, marker_color=color,
+                     hovertemplate=f"%{{x}}: {hover}<extra></extra>")
+    fig = go.Figure(bar)
+    if target is not None:
+        if horizontal:
+            fig.add_vline(x=target, line={"dash": "dash", "color": RED, "width": 1.5},
+                          annotation_text=target_label, annotation_font={"color": RED})
+        else:
+            _target_line(fig, target, target_label)
+    axis = _axis_format(fmt)
+    if horizontal:
+        fig.update_xaxes(**axis)
+        fig.update_yaxes(autorange="reversed", automargin=True)
+    else:
+        fig.update_yaxes(**axis)
+    h = height or (max(240, 28 * len(labels) + 80) if horizontal else 320)
+    return base_layout(fig, title, h)
+
+
+def stacked_bars(
+    df: pl.DataFrame, x_col: str, series: Sequence[tuple[str, str, str]],
+    title: str | None = None, horizontal: bool = False, key_col: str | None = None,
+    height: int | None = None,
+) -> go.Figure:
+    """Stacked counts, one trace per (column, label, colour) in `series`."""
+    fig = go.Figure()
+    xs = df[x_col].cast(pl.String).fill_null("—").to_list()
+    custom = df[key_col].to_list() if key_col else None
+    for col, label, colour in series:
+        ys = df[col].to_list()
+        if horizontal:
+            fig.add_trace(go.Bar(y=xs, x=ys, name=label, orientation="h", marker_color=colour,
+                                 customdata=custom))
+        else:
+            fig.add_trace(go.Bar(x=xs, y=ys, name=label, marker_color=colour, customdata=custom))
+    fig.update_layout(barmode="stack")
+    if horizontal:
+        fig.update_yaxes(autorange="reversed", automargin=True)
+        fig.update_xaxes(tickformat=",d")
+    else:
+        fig.update_yaxes(tickformat=",d")
+        fig.update_xaxes(type="category")
+    h = height or (max(240, 28 * len(xs) + 90) if horizontal else 320)
+    return base_layout(fig, title, h)
+
+
+def stacked_area(
+    df: pl.DataFrame, x_col: str, y_col: str, series: str, labels: Mapping[str, str],
+    title: str | None = None, share: bool = True,
+) -> go.Figure:
+    """Composition over time (e.g. the channel mix); `share` normalises each x to 100%."""
+    fig = go.Figure()
+    for key in sorted(df[series].drop_nulls().unique().to_list()):
+        g = df.filter(pl.col(series) == key).sort(x_col)
+        fig.add_trace(go.Scatter(
+            x=g[x_col].to_list(), y=g[y_col].to_list(), name=labels.get(key, key),
+            stackgroup="one", groupnorm="percent" if share else None, mode="lines",
+            hovertemplate="%{x}: %{y:.1f}" + ("%" if share else "") + "<extra>"
+                          + labels.get(key, key) + "</extra>",
+        ))
+    if share:
+        fig.update_yaxes(ticksuffix="%", range=[0, 100])
+    fig.update_xaxes(type="category")
+    return base_layout(fig, title, 340)
+
+
+def histogram(
+    df: pl.DataFrame, title: str | None, x_label: str, y_label: str,
+    markers: Sequence[tuple[float | None, str]] = (), clip: int | None = None,
+) -> go.Figure:
+    """Cases by working days used (columns used_wd, n), with vertical marker lines.
+
+    `clip` folds the long tail into one "≥ clip" bar so a few very late cases do not squeeze
+    the informative part of the axis.
+    """
+    d = df
+    labels: list[str]
+    if clip is not None and not d.is_empty() and d["used_wd"].max() > clip:
+        head = d.filter(pl.col("used_wd") < clip)
+        tail = int(d.filter(pl.col("used_wd") >= clip)["n"].sum())
+        xs = head["used_wd"].to_list() + [clip]
+        ns = head["n"].to_list() + [tail]
+        labels = [str(x) for x in head["used_wd"].to_list()] + [f"≥{clip}"]
+    else:
+        xs, ns = d["used_wd"].to_list(), d["n"].to_list()
+        labels = [str(x) for x in xs]
+    fig = go.Figure(go.Bar(x=xs, y=ns, marker_color=BLUE, text=None,
+                           customdata=labels, hovertemplate="%{customdata}: %{y:,d}<extra></extra>"))
+    for x, label in markers:
+        if x is None:
+            continue
+        fig.add_vline(x=x, line={"dash": "dash", "color": RED}, annotation_text=label,
+                      annotation_font={"color": RED})
+    fig.update_xaxes(title_text=x_label, tickmode="array", tickvals=xs, ticktext=labels)
+    fig.update_yaxes(title_text=y_label, tickformat=",d")
+    return base_layout(fig, title, 320)
+
+
+def case_timeline(
+    events: Sequence[tuple[str, dt.datetime | dt.date | None]],
+    spans: Sequence[tuple[str, dt.datetime, dt.datetime | None]],
+    non_working: Sequence[dt.date],
+    title: str | None = None,
+    non_working_label: str = "",
+    end: dt.datetime | None = None,
+) -> go.Figure:
+    """A case on the calendar: event markers, suspension spans and shaded non-working days.
+
+    `events` are (label, time) points (submitted, accepted, due, completed, cards); `spans`
+    are (label, start, end) intervals (suspensions; an open one runs to `end`); `non_working`
+    days (weekends, holidays by the official calendar) are shaded so the working-day clock is
+    visible.
+    """
+    fig = go.Figure()
+    for day in non_working:
+        start = dt.datetime.combine(day, dt.time())
+        fig.add_vrect(x0=start, x1=start + dt.timedelta(days=1), fillcolor=GREY, opacity=0.15,
+                      line_width=0, layer="below")
+    if non_working:  # a legend entry for the shading
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=non_working_label,
+                                 marker={"size": 12, "color": GREY, "symbol": "square",
+                                         "opacity": 0.4}))
+    for label, s, e in spans:
+        e = e or end or s
+        fig.add_trace(go.Scatter(x=[s, e], y=[0, 0], mode="lines", name=label,
+                                 line={"width": 14, "color": YELLOW},
+                                 hovertemplate=f"{label}: %{{x}}<extra></extra>"))
+    colours = [BLUE, "#2e7d32", RED, "#6a1b9a", "#00838f", "#8d6e63"]
+    shown = [(lbl, t) for lbl, t in events if t is not None]
+    for i, (label, t) in enumerate(shown):
+        fig.add_trace(go.Scatter(
+            x=[t], y=[0], mode="markers+text", name=label, text=[label],
+            textposition="top center" if i % 2 == 0 else "bottom center",
+            marker={"size": 13, "color": colours[i % len(colours)], "symbol": "diamond"},
+            hovertemplate=f"{label}: %{{x|%Y-%m-%d %H:%M}}<extra></extra>",
+        ))
+    fig.update_yaxes(visible=False, range=[-1, 1])
+    fig.update_xaxes(type="date", tickformat="%m-%d")
+    fig.update_layout(showlegend=True)
+    return base_layout(fig, title, 260)
+
+
+def heatmap(
+    df: pl.DataFrame, x_col: str, y_col: str, z_col: str, title: str | None = None,
+    fmt: str = "score",
+) -> go.Figure:
+    """A region × month grid (e.g. the index); empty cells stay empty."""
+    xs = sorted(df[x_col].unique().to_list())
+    ys = list(dict.fromkeys(df.sort(y_col)[y_col].to_list()))
+    grid = {(r[y_col], r[x_col]): r[z_col] for r in df.iter_rows(named=True)}
+    z = [[grid.get((y, x)) for x in xs] for y in ys]
+    text = [["" if v is None else (f"{v:.0f}" if fmt != "pct" else f"{v:.0%}") for v in row]
+            for row in z]
+    fig = go.Figure(go.Heatmap(x=xs, y=ys, z=z, text=text, texttemplate="%{text}",
+                               colorscale="RdYlGn", hoverongaps=False))
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(automargin=True, autorange="reversed")
+    return base_layout(fig, title, max(260, 30 * len(ys) + 100))
+
+
+def donut(labels: Sequence[str], values: Sequence[float], title: str | None = None,
+          colours: Sequence[str] | None = None) -> go.Figure:
+    fig = go.Figure(go.Pie(labels=list(labels), values=list(values), hole=0.5, sort=False,
+                           marker={"colors": list(colours) if colours else None},
+                           textinfo="percent", hovertemplate="%{label}: %{value:,d}<extra></extra>"))
+    return base_layout(fig, title, 300)
+
+
+def calendar_grid(days: pl.DataFrame, title: str | None = None,
+                  labels: tuple[str, str] = ("工作日", "休息日")) -> go.Figure:
+    """A year as a week × weekday grid: working days blue, non-working grey, names on hover."""
+    d = days.with_columns(
+        pl.col("date").dt.weekday().alias("wd"),  # 1 = Monday
+        ((pl.col("date").dt.ordinal_day() + pl.col("date").dt.truncate("1y").dt.weekday() - 2)
+         // 7).alias("week"),
+    )
+    weekdays = ["一", "二", "三", "四", "五", "六", "日"]
+    z = [[None] * (int(d["week"].max()) + 1) for _ in range(7)]
+    text = [[""] * (int(d["week"].max()) + 1) for _ in range(7)]
+    for r in d.iter_rows(named=True):
+        z[r["wd"] - 1][r["week"]] = 1 if r["is_workday"] else 0
+        text[r["wd"] - 1][r["week"]] = f"{r['date']:%Y-%m-%d} {r['name'] or ''}"
+    fig = go.Figure(go.Heatmap(
+        z=z, text=text, hovertemplate="%{text}<extra></extra>", xgap=2, ygap=2,
+        colorscale=[[0, "#e0e0e0"], [1, BLUE]], zmin=0, zmax=1, showscale=False,
+        y=[f"周{w}" for w in weekdays],
+    ))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(visible=False)
+    fig.add_annotation(text=f"■ {labels[0]}  □ {labels[1]}", showarrow=False, xref="paper",
+                       yref="paper", x=1, y=1.12, font={"color": BLUE})
+    return base_layout(fig, title, 220)

@@ -1,0 +1,270 @@
+"""The dashboard's only caching layer: every read a page makes goes through here.
+
+Each cached function is keyed by the database URL, the *data version* and its arguments. The
+arguments include the `Filters` value object, which carries the user's access scope
+(`allowed_agencies`), so two users with different scopes never share an entry. The data
+version is the last load id + the last job run id + the settings digest (`views.data_version`):
+an import, a job run or a settings change gives every page a new key, so nothing stale is
+served. The version itself is re-read at most every few seconds (it is one tiny query), and the
+app clears it at once after an in-app import, job run or calendar edit (`invalidate`).
+
+Pages never call the query layer directly; they call these functions, which return Polars
+frames or plain values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+import polars as pl
+import streamlit as st
+
+from dashboard.filters import FilterOptions
+from dashboard.state import _engine
+from metrics import query
+from metrics.settings import Settings, load_settings
+from queries import extracts, views
+from queries.engine import database_url
+from queries.extracts import Filters, add_months
+
+VERSION_TTL_S = 5
+
+
+def _url() -> str:
+    return database_url()
+
+
+@st.cache_data(ttl=VERSION_TTL_S, show_spinner=False)
+def _version(url: str) -> str:
+    try:
+        digest = load_settings().digest()
+    except Exception:  # an invalid settings file is reported elsewhere; keep the app usable
+        digest = "invalid-settings"
+    return f"{views.data_version(_engine(url))}|{digest}"
+
+
+def version() -> str:
+    """The current data version (changes on every load, job run and settings change)."""
+    return _version(_url())
+
+
+def invalidate() -> None:
+    """Drop every cached result now (after an in-app import, job run or calendar edit)."""
+    st.cache_data.clear()
+
+
+@st.cache_data(ttl=3600, show_spinner=False)
+def _settings(ver: str) -> Settings:
+    return load_settings()
+
+
+def settings() -> Settings:
+    """Settings in force (file overrides included); falls back to the defaults if invalid."""
+    try:
+        return _settings(version())
+    except Exception:
+        return Settings()
+
+
+# ---------------------------------------------------------------------------------------------
+# Options and freshness
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _options(url: str, ver: str) -> FilterOptions:
+    eng = _engine(url)
+    regions = extracts.load_regions(eng)
+    agencies = extracts.load_agencies(eng)
+    items = extracts.load_items(eng)
+    from queries.contract import CHANNELS
+
+    return FilterOptions(
+        months=tuple(views.fact_months(eng)),
+        regions=tuple(regions.select("region_code", "name", "parent_code", "level").iter_rows()),
+        sectors=tuple(sorted(set(agencies["sector"].drop_nulls().to_list()))),
+        agencies=tuple(agencies.select("agency_code", "name", "region_code", "sector")
+                       .iter_rows()),
+        item_types=tuple(sorted(set(items["item_type"].drop_nulls().to_list()))),
+        channels=CHANNELS,
+        region_names=dict(regions.select("region_code", "name").iter_rows()),
+    )
+
+
+def options() -> FilterOptions:
+    return _options(_url(), version())
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _freshness(url: str, ver: str) -> dict[str, Any]:
+    return views.freshness(_engine(url))
+
+
+def freshness() -> dict[str, Any]:
+    return _freshness(_url(), version())
+
+
+def unit_base(filters: Filters) -> Filters:
+    """Filters whose region is the level that unit breakdowns should list.
+
+    With no region filter, the region tree's root may be a lone province above one city; its
+    "units" would be that one city. Walk down single-child levels so the breakdown lists the
+    counties. Used only for region-grain breakdowns (a region filter narrows the catalogue
+    metrics, which are city-wide).
+    """
+    if filters.region_code is not None:
+        return filters
+    opts = options()
+    children: dict[str | None, list[str]] = {}
+    codes = {r[0] for r in opts.regions}
+    for code, _, parent, _ in opts.regions:
+        children.setdefault(parent if parent in codes else None, []).append(code)
+    roots = children.get(None, [])
+    if len(roots) != 1:
+        return filters
+    node = roots[0]
+    while len(children.get(node, [])) == 1:
+        node = children[node][0]
+    return dataclasses.replace(filters, region_code=node)
+
+
+def region_codes(filters: Filters) -> list[str] | None:
+    sub = options().subtree(filters.region_code)
+    return sorted(sub) if sub is not None else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Metric values
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _values(url: str, ver: str, ids: tuple[str, ...], filters: Filters, grain: str,
+            period: str) -> pl.DataFrame:
+    return query.metric_values(_engine(url), list(ids), filters, grain, period)  # type: ignore[arg-type]
+
+
+def values(ids: list[str] | tuple[str, ...], filters: Filters, grain: str = "city",
+           period: str = "month") -> pl.DataFrame:
+    """metric_values for the filter's month range (see metrics.query for the columns)."""
+    return _values(_url(), version(), tuple(ids), filters, grain, period)
+
+
+def latest(ids: list[str] | tuple[str, ...], filters: Filters, grain: str = "city"
+           ) -> pl.DataFrame:
+    """Values for the last month of the filter (what KPI tiles show)."""
+    m = filters.month_to
+    return values(ids, filters.with_months(m, m), grain)
+
+
+def trend(ids: list[str] | tuple[str, ...], filters: Filters, grain: str = "city",
+          months: int = 12) -> pl.DataFrame:
+    """Monthly values over the filter's range, extended back to at least `months` months."""
+    start = min(filters.month_from, add_months(filters.month_to, -(months - 1)))
+    return values(ids, filters.with_months(start, filters.month_to), grain)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _ranking(url: str, ver: str, metric_id: str, filters: Filters, grain: str,
+             month: dt.date, min_n: int) -> pl.DataFrame:
+    return query.ranking(_engine(url), metric_id, filters, grain, month, min_n=min_n)  # type: ignore[arg-type]
+
+
+def ranking(metric_id: str, filters: Filters, grain: str = "region") -> pl.DataFrame:
+    s = settings()
+    return _ranking(_url(), version(), metric_id, filters, grain, filters.month_to, s.min_n_rank)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _case_list(url: str, ver: str, metric_id: str, filters: Filters, month: dt.date,
+               page: int, page_size: int, part: str, online: tuple[str, ...]
+               ) -> tuple[pl.DataFrame, int]:
+    return query.case_list(_engine(url), metric_id, filters, month, page, page_size,
+                           part, online)  # type: ignore[arg-type]
+
+
+def case_list(metric_id: str, filters: Filters, page: int = 1, page_size: int = 50,
+              part: str = "numerator") -> tuple[pl.DataFrame, int]:
+    """One page of the cases behind a metric in the filter's last month, and the total."""
+    return _case_list(_url(), version(), metric_id, filters, filters.month_to, page,
+                      page_size, part, tuple(settings().online_channels))
+
+
+# ---------------------------------------------------------------------------------------------
+# Lists and distributions (queries.views)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _view(url: str, ver: str, name: str, filters: Filters | None, args: tuple) -> Any:
+    eng = _engine(url)
+    fn = getattr(views, name)
+    if filters is None:
+        return fn(eng, *args)
+    sub = FilterOptions.subtree(_options(url, ver), filters.region_code)
+    codes = sorted(sub) if sub is not None else None
+    return fn(eng, filters, codes, *args)
+
+
+def warnings(filters: Filters) -> tuple[pl.DataFrame, int]:
+    return _view(_url(), version(), "warnings_list", filters, ())
+
+
+def cards(filters: Filters, kinds: tuple[str, ...] = ("yellow", "red"),
+          subject: str | None = None, still_open: bool | None = None, limit: int = 500
+          ) -> tuple[pl.DataFrame, int]:
+    return _view(_url(), version(), "cards_list", filters, (kinds, subject, still_open, limit))
+
+
+def review_levels(filters: Filters) -> pl.DataFrame:
+    return _view(_url(), version(), "review_levels", filters, ())
+
+
+def bad_review_tags(filters: Filters) -> pl.DataFrame:
+    return _view(_url(), version(), "bad_review_tags", filters, ())
+
+
+def rectification_status(filters: Filters) -> pl.DataFrame:
+    return _view(_url(), version(), "rectification_status", filters, ())
+
+
+def used_days_histogram(filters: Filters) -> pl.DataFrame:
+    return _view(_url(), version(), "used_days_histogram", filters, ())
+
+
+def online_depth(filters: Filters) -> pl.DataFrame:
+    return _view(_url(), version(), "online_depth_counts", None, (filters,))
+
+
+def case_detail(case_id: str) -> dict[str, Any] | None:
+    return _view(_url(), version(), "case_detail", None, (case_id,))
+
+
+def be_scores(filters: Filters, region_codes_: tuple[str, ...]) -> pl.DataFrame:
+    return _view(_url(), version(), "be_scores", None,
+                 (filters.month_from, filters.month_to, region_codes_))
+
+
+def job_runs() -> pl.DataFrame:
+    return _view(_url(), version(), "job_runs", None, ())
+
+
+def quarantine_rules() -> pl.DataFrame:
+    return _view(_url(), version(), "quarantine_rules", None, ())
+
+
+def quarantine_rows(rule: str | None, table: str | None) -> tuple[pl.DataFrame, int]:
+    return _view(_url(), version(), "quarantine_rows", None, (rule, table))
+
+
+def calendar_days(year: int) -> pl.DataFrame:
+    """Not cached: the calendar editor must show its own writes at once (and it is cheap)."""
+    return views.calendar_days(_engine(_url()), year)
+
+
+def has_facts() -> bool:
+    return bool(options().months)
+
+
+def overdue_cases(filters: Filters, limit: int = 200) -> tuple[pl.DataFrame, int]:
+    """The cases behind `overdue` in the filter's last month (card-driven, fast on SQLite)."""
+    return _view(_url(), version(), "overdue_cases", filters, (filters.month_to, limit))

@@ -1,0 +1,689 @@
+"""Page-level building blocks: the compositions of data + charts + components that pages use.
+
+Pages stay thin (read filters, call one of these, render); what a page shows — which metrics,
+in which order, ranked how — is declared here once, with metric names and formats always taken
+from the registry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+from dashboard import charts, data
+from dashboard.components import metric_name, table, target_of
+from dashboard.formatting import fmt_value
+from dashboard.i18n import translate
+from dashboard.state import current_lang
+from metrics.registry import METRIC_BY_ID
+from queries.extracts import Filters
+
+OVERVIEW_KPIS: list[str] = [
+    "accepted", "completed", "on_time_rate", "overdue",
+    "online_rate", "full_online_rate", "max_one_visit_rate", "promise_compression_rate",
+    "avg_used_days", "good_review_rate", "e_result_rate", "bad_review_rectified_rate",
+    "yellow_cards", "red_cards",
+]
+OVERVIEW_TRENDS: list[str] = ["accepted", "on_time_rate", "online_rate", "good_review_rate"]
+RANK_METRICS: list[str] = [
+    "on_time_rate", "online_rate", "full_online_rate", "max_one_visit_rate", "good_review_rate",
+    "promise_compression_rate", "overdue", "accepted",
+]
+
+
+def _t(key: str, **fmt: object) -> str:
+    return translate(key, current_lang(), **fmt)
+
+
+def metric_label(metric_id: str) -> str:
+    return metric_name(metric_id)
+
+
+def top_n() -> int:
+    return data.settings().top_n
+
+
+def trend_figure(history: pl.DataFrame, metric_id: str, band: bool = False,
+                 title: str | None = None) -> go.Figure:
+    """A metric's monthly line with its target line (registry or settings override)."""
+    m = METRIC_BY_ID[metric_id]
+    df = history.filter(pl.col("metric_id") == metric_id)
+    tgt = target_of(metric_id)
+    return charts.trend_chart(
+        df, m.fmt, title=title or metric_name(metric_id), target=tgt[1] if tgt else None,
+        target_label=_t("target_line"), band=band,
+    )
+
+
+def top_bottom(metric_id: str, filters: Filters) -> tuple[pl.DataFrame, pl.DataFrame, str]:
+    """The best and worst N ranked units (region grain under the current region)."""
+    r = data.ranking(metric_id, data.unit_base(filters), "region")
+    n = top_n()
+    ranked = r.filter(pl.col("ranked"))
+    top = ranked.head(n)
+    bottom = ranked.tail(n).reverse() if ranked.height > n else ranked.head(0)
+    note = _t("unranked_note", n=data.settings().min_n_rank)
+    return top, bottom, note
+
+
+def ranking_table(frame: pl.DataFrame, metric_id: str) -> None:
+    if frame.is_empty():
+        st.caption("—")
+        return
+    m = METRIC_BY_ID[metric_id]
+    table(frame, {"rank": _t("rank"), "region_name": _t("unit"), "value": metric_name(metric_id)},
+          formats={"value": m.fmt})
+
+
+def card_counts(frame: pl.DataFrame) -> dict[str, int | None]:
+    out: dict[str, int | None] = {}
+    for mid in ("yellow_cards", "red_cards", "warnings", "revoked_cards"):
+        rows = frame.filter(pl.col("metric_id") == mid)
+        v = rows["value"][0] if rows.height else None
+        out[mid] = int(v) if v is not None else None
+    return out
+
+
+def be_index_by_region(filters: Filters) -> pl.DataFrame:
+    """The index per region unit for the last month, best first (empty if not applicable)."""
+    base = data.unit_base(Filters(filters.month_to, filters.month_to, filters.region_code))
+    df = data.values(["be_index"], base, "region")
+    return df.filter(pl.col("value").is_not_null()).sort("value", descending=True)
+
+
+def unit_metrics_table(frame: pl.DataFrame, metric_ids: Sequence[str], grain: str,
+                       key: str | None = None, selectable: bool = False):
+    """One row per unit, one column per metric (values formatted per the registry)."""
+    name_col = {"region": "region_name", "agency": "agency_name", "item": "item_name",
+                "channel": "channel", "sector": "sector", "city": "region_name"}[grain]
+    key_col = {"region": "region_code", "agency": "agency_code", "item": "item_code",
+               "channel": "channel", "sector": "sector", "city": "region_code"}[grain]
+    wide = pivot_units(frame, metric_ids, key_col, name_col)
+    cols = {name_col: _t("unit"), **{mid: metric_name(mid) for mid in metric_ids}}
+    fmts = {mid: METRIC_BY_ID[mid].fmt for mid in metric_ids}
+    if selectable:
+        return wide, table(wide, cols, fmts, key=key, on_select="rerun",
+                           selection_mode="single-row")
+    return wide, table(wide, cols, fmts, key=key)
+
+
+def pivot_units(frame: pl.DataFrame, metric_ids: Sequence[str], key_col: str, name_col: str
+                ) -> pl.DataFrame:
+    """Long metric_values rows → one row per unit with a column per metric (no arithmetic)."""
+    keys = [key_col] if key_col == name_col else [key_col, name_col]
+    if frame.is_empty():
+        return pl.DataFrame(schema={**{k: pl.String() for k in keys},
+                                    **{m: pl.Float64() for m in metric_ids}})
+    wide = frame.select(*keys, "metric_id", "value").pivot(
+        on="metric_id", index=keys, values="value", aggregate_function="first")
+    for mid in metric_ids:
+        if mid not in wide.columns:
+            wide = wide.with_columns(pl.lit(None, dtype=pl.Float64).alias(mid))
+    lead = metric_ids[0]
+    return wide.select(*keys, *metric_ids).sort(lead, descending=METRIC_BY_ID[lead].direction
+                                                != "lower", nulls_last=True)
+
+
+def fmt(metric_id: str, value: float | None) -> str:
+    return fmt_value(value, METRIC_BY_ID[metric_id].fmt, current_lang())
+
+
+# ---------------------------------------------------------------------------------------------
+# 办理时效
+
+TIMELINESS_KPIS: list[str] = [
+    "promise_compression_rate", "statutory_speedup_rate", "promise_speedup_rate",
+    "on_time_rate", "avg_used_days", "median_used_days", "p90_used_days", "overdue",
+]
+TIMELINESS_UNIT: list[str] = [
+    "on_time_rate", "promise_compression_rate", "statutory_speedup_rate",
+    "promise_speedup_rate", "avg_used_days", "median_used_days", "p90_used_days", "overdue",
+    "completed",
+]
+GRAINS: list[str] = ["region", "agency", "item"]
+
+
+def grain_label(grain: str) -> str:
+    return _t(f"grain_{grain}")
+
+
+def unit_filters(filters: Filters, grain: str) -> Filters:
+    """Last month of the filter; the region grain lists the units under the current region."""
+    f = filters.with_months(filters.month_to, filters.month_to)
+    return data.unit_base(f) if grain == "region" else f
+
+
+def used_days_figure(filters: Filters) -> go.Figure:
+    """The used-working-days histogram over the range, with its median and P90 marked.
+
+    The markers use the query layer's exact histogram quantile, so they equal the tiles'
+    median / P90 for a single month and stay exact over a range.
+    """
+    from metrics.query import weighted_quantile
+
+    hist = data.used_days_histogram(filters)
+    marks: list[tuple[float | None, str]] = []
+    if hist.height:
+        for q, label in (("0.5", _t("median")), ("0.9", "P90")):
+            v = hist.select(weighted_quantile(pl.col("used_wd"), pl.col("n"), q)).item()
+            marks.append((v, f"{label} {v}"))
+    return charts.histogram(hist, _t("used_days_dist"), _t("used_days"), _t("cases"),
+                            markers=marks, clip=30)
+
+
+CASE_COLUMNS = ["case_id", "agency_name", "item_name", "channel", "accepted_at",
+                "completed_at", "status", "promised_days", "statutory_days", "due_at"]
+CARD_COLUMNS = ["kind", "case_id", "agency_name", "item_name", "issued_on", "days_over",
+                "rule", "still_open", "revoked"]
+
+
+def case_headers() -> dict[str, str]:
+    """Contract column names → their Chinese headers (the contract's own), or snake_case."""
+    from queries.contract import TABLES
+
+    lang = current_lang()
+    heads = {c.name: (c.zh if lang == "zh" else c.name) for c in TABLES["cases"].columns}
+    heads.update({"agency_name": TABLES["agencies"].columns[1].zh if lang == "zh" else "agency",
+                  "item_name": TABLES["items"].columns[1].zh if lang == "zh" else "item"})
+    return heads
+
+
+def case_table(frame: pl.DataFrame, key: str | None = None, selectable: bool = False):
+    heads = case_headers()
+    cols = {c: heads.get(c, c) for c in CASE_COLUMNS if c in frame.columns}
+    if selectable:
+        return table(frame, cols, key=key, on_select="rerun", selection_mode="single-row")
+    return table(frame, cols, key=key)
+
+
+# ---------------------------------------------------------------------------------------------
+# 网上办理
+
+ONLINE_KPIS: list[str] = [
+    "online_rate", "full_online_rate", "mobile_rate", "no_visit_rate", "max_one_visit_rate",
+    "instant_rate", "e_result_rate", "cross_region",
+]
+ONLINE_UNIT: list[str] = ["online_rate", "full_online_rate", "no_visit_rate",
+                          "max_one_visit_rate", "accepted"]
+CATALOGUE_KPIS: list[str] = ["online_capable_item_rate", "full_online_item_rate",
+                             "zero_visit_item_rate", "avg_materials", "avg_steps"]
+
+
+def channel_mix_figure(filters: Filters) -> go.Figure:
+    from dashboard.i18n import enum_label
+
+    df = data.trend(["accepted"], filters, grain="channel")
+    labels = {c: enum_label("channel", c, current_lang())
+              for c in df["channel"].drop_nulls().unique().to_list()}
+    return charts.stacked_area(df, "period", "value", "channel", labels, _t("channel_mix"))
+
+
+def online_depth_figure(filters: Filters) -> go.Figure:
+    df = data.online_depth(filters).with_columns(
+        pl.col("online_depth").map_elements(lambda n: _t("depth_level", n=n),
+                                            return_dtype=pl.String).alias("label"))
+    return charts.bar_chart(df, "label", "n", "int", _t("online_depth"), horizontal=False)
+
+
+def catalogue_narrowed(filters: Filters) -> bool:
+    return bool(filters.agency_codes or filters.channels or filters.region_code)
+
+
+# ---------------------------------------------------------------------------------------------
+# 红黄牌预警
+
+CARD_KPIS: list[str] = ["warnings", "yellow_cards", "red_cards", "revoked_cards", "overdue"]
+
+
+def warnings_table(frame: pl.DataFrame, key: str):
+    from dashboard.i18n import enum_label
+
+    lang = current_lang()
+    heads = case_headers()
+    df = frame.with_columns(pl.col("channel").map_elements(
+        lambda c: enum_label("channel", c, lang), return_dtype=pl.String))
+    cols = {"case_id": heads["case_id"], "agency_name": heads["agency_name"],
+            "item_name": heads["item_name"], "channel": heads["channel"],
+            "accepted_on": heads["accepted_at"], "due_date": _t("ev_due"),
+            "used_wd": _t("used_days"), "deadline_days": heads["promised_days"],
+            "remaining_wd": "剩余工作日" if lang == "zh" else "working days left",
+            "rule": _t("rule")}
+    return table(df, cols, key=key, on_select="rerun", selection_mode="single-row")
+
+
+def cards_by_unit_figure(filters: Filters, grain: str = "region") -> go.Figure | None:
+    f = unit_filters(filters, grain)
+    df = data.values(["yellow_cards", "red_cards"], f, grain)
+    if df.is_empty():
+        return None
+    key, name = ("region_code", "region_name") if grain == "region" else ("agency_code",
+                                                                           "agency_name")
+    wide = pivot_units(df, ["yellow_cards", "red_cards"], key, name).fill_null(0)
+    wide = wide.filter((pl.col("yellow_cards") > 0) | (pl.col("red_cards") > 0)).head(20)
+    return charts.stacked_bars(
+        wide, name, [("yellow_cards", _t("yellow"), charts.YELLOW),
+                     ("red_cards", _t("red"), charts.RED)],
+        _t("cards_by_unit") + _t("month_of", month=f"{filters.month_to:%Y-%m}"), horizontal=True,
+    )
+
+
+def cards_by_month_figure(filters: Filters) -> go.Figure:
+    df = data.trend(["yellow_cards", "red_cards", "revoked_cards"], filters)
+    names = {m: metric_name(m) for m in ("yellow_cards", "red_cards", "revoked_cards")}
+    return charts.trend_chart(df, "int", _t("cards_by_month"), series="metric_id",
+                              series_labels=names)
+
+
+def card_list_table(frame: pl.DataFrame, key: str):
+    lang = current_lang()
+    heads = case_headers()
+    df = frame.with_columns(
+        pl.col("kind").replace_strict({"yellow": _t("yellow"), "red": _t("red")},
+                                      default=pl.col("kind")),
+        pl.col("still_open").replace_strict({True: "是" if lang == "zh" else "yes",
+                                             False: "否" if lang == "zh" else "no"},
+                                            default=None, return_dtype=pl.String),
+        pl.col("revoked").replace_strict({True: _t("revoked"), False: ""}, default=None,
+                                         return_dtype=pl.String),
+    )
+    cols = {"kind": _t("kind"), "case_id": heads["case_id"], "agency_name": heads["agency_name"],
+            "item_name": heads["item_name"], "issued_on": "发牌日期" if lang == "zh" else "issued",
+            "days_over": "超期工作日" if lang == "zh" else "working days over",
+            "rule": _t("rule"), "still_open": _t("open"), "revoked": _t("revoked")}
+    return table(df, cols, key=key, on_select="rerun", selection_mode="single-row")
+
+
+def selected_value(event, frame: pl.DataFrame, column: str) -> str | None:
+    """The `column` value of the row picked in a selectable st.dataframe (None: no pick)."""
+    try:
+        rows = event.selection.rows
+    except AttributeError:
+        return None
+    if not rows or rows[0] >= frame.height:
+        return None
+    return frame[column][rows[0]]
+
+
+def case_timeline(case_id: str) -> None:
+    """A case on the working-day calendar: events, suspensions, non-working days, cards."""
+    import datetime as dt
+
+    from dashboard.i18n import enum_label
+
+    detail = data.case_detail(case_id)
+    if detail is None:
+        st.info(_t("no_rows_filter"))
+        return
+    c = detail["case"]
+    lang = current_lang()
+    events: list[tuple[str, dt.datetime | dt.date | None]] = [
+        (_t("ev_submitted"), c.get("submitted_at")), (_t("ev_accepted"), c.get("accepted_at")),
+        (_t("ev_due"), c.get("due_at")), (_t("ev_completed"), c.get("completed_at")),
+    ]
+    for card in detail["cards"].iter_rows(named=True):
+        label = _t("yellow") if card["kind"] == "yellow" else _t("red")
+        events.append((label, card["issued_on"]))
+    spans = [(_t("ev_suspended"), s["started_at"], s["ended_at"])
+             for s in detail["suspensions"].iter_rows(named=True)]
+    times = [t for _, t in events if t is not None]
+    times = [t if isinstance(t, dt.datetime) else dt.datetime.combine(t, dt.time()) for t in times]
+    as_of = data.freshness().get("job", {}) or {}
+    end = max(times + ([as_of["as_of"]] if as_of.get("as_of") else []))
+    start = min(times)
+    non_working = []
+    for year in range(start.year, end.year + 1):
+        days = data.calendar_days(year)
+        non_working += days.filter(
+            ~pl.col("is_workday"), pl.col("date") >= start.date(), pl.col("date") <= end.date()
+        )["date"].to_list()
+    fig = charts.case_timeline(events, spans, non_working, f"{_t('case_timeline')} {case_id}",
+                               _t("non_working"), end=end)
+    st.plotly_chart(fig, key=f"timeline_{case_id}")
+    heads = case_headers()
+    facts = {
+        heads["agency_name"]: c.get("agency_name"), heads["item_name"]: c.get("item_name"),
+        heads["channel"]: enum_label("channel", c.get("channel"), lang),
+        heads["status"]: enum_label("status", c.get("status"), lang),
+        heads["statutory_days"]: c.get("statutory_days"),
+        heads["promised_days"]: c.get("promised_days"),
+        heads["limit_unit"]: c.get("limit_unit"),
+    }
+    st.caption(" · ".join(f"{k}: {'—' if v is None else v}" for k, v in facts.items()))
+    if detail["suspensions"].height:
+        st.markdown(f"**{_t('suspensions')}**")
+        susp = detail["suspensions"].with_columns(pl.col("reason").map_elements(
+            lambda r: enum_label("reason", r, lang), return_dtype=pl.String))
+        st.dataframe(susp, hide_index=True, width="stretch")
+
+
+# ---------------------------------------------------------------------------------------------
+# 好差评
+
+REVIEW_KPIS: list[str] = [
+    "reviews", "good_review_rate", "bad_review_rate", "review_score",
+    "review_participation_rate", "review_coverage_rate", "bad_review_callback_rate",
+    "bad_review_rectified_rate",
+]
+
+
+def reviews_by_channel_figure(filters: Filters) -> go.Figure:
+    from dashboard.i18n import enum_label
+
+    f = filters.with_months(filters.month_to, filters.month_to)
+    df = data.values(["reviews"], f, "channel").with_columns(
+        pl.col("channel").map_elements(lambda c: enum_label("review_channel", c, current_lang()),
+                                       return_dtype=pl.String).alias("label")
+    ).sort("value", descending=True)
+    return charts.bar_chart(df, "label", "value", "int", _t("reviews_by_channel")
+                            + _t("month_of", month=f"{filters.month_to:%Y-%m}"))
+
+
+def levels_figure(filters: Filters) -> go.Figure:
+    df = data.review_levels(filters)
+    labels = [f"{lv} {_t(f'level_{lv}')}" for lv in df["level"].to_list()]
+    colours = {1: charts.RED, 2: "#ef6c00", 3: charts.GREY, 4: "#7cb342", 5: "#2e7d32"}
+    fig = go.Figure(go.Bar(x=labels, y=df["n"].to_list(),
+                           marker_color=[colours.get(lv, charts.BLUE)
+                                         for lv in df["level"].to_list()],
+                           hovertemplate="%{x}: %{y:,d}<extra></extra>"))
+    fig.update_yaxes(tickformat=",d")
+    return charts.base_layout(fig, _t("five_levels"), 320)
+
+
+def tags_figure(filters: Filters) -> go.Figure:
+    df = data.bad_review_tags(filters)
+    return charts.bar_chart(df, "tag", "n", "int", _t("bad_tags"), color=charts.RED)
+
+
+def rectification_figure(filters: Filters) -> go.Figure | None:
+    df = data.rectification_status(filters)
+    if df.is_empty():
+        return None
+    order = ["rectified_on_time", "rectified_late", "open_in_time", "open_overdue"]
+    counts = dict(df.select("status", "n").iter_rows())
+    colours = ["#2e7d32", "#f9a825", charts.GREY, charts.RED]
+    present = [(s, c) for s, c in zip(order, colours, strict=True) if counts.get(s)]
+    return charts.donut([_t(s) for s, _ in present], [counts[s] for s, _ in present],
+                        _t("rectification"), [c for _, c in present])
+
+
+# ---------------------------------------------------------------------------------------------
+# 营商环境
+
+def be_units(filters: Filters) -> list[tuple[str, str]]:
+    """(code, name) of the region units the index is stored for, under the current region."""
+    base = data.unit_base(Filters(filters.month_to, filters.month_to, filters.region_code))
+    df = data.values(["be_index"], base, "region")
+    return list(df.filter(pl.col("value").is_not_null())
+                .select("region_code", "region_name").unique(maintain_order=True).iter_rows())
+
+
+def be_heatmap_figure(filters: Filters) -> go.Figure | None:
+    from queries.extracts import add_months
+
+    start = min(filters.month_from, add_months(filters.month_to, -11))
+    base = data.unit_base(Filters(start, filters.month_to, filters.region_code))
+    df = data.values(["be_index"], base, "region").filter(pl.col("value").is_not_null())
+    if df.is_empty():
+        return None
+    return charts.heatmap(df, "period", "region_name", "value", _t("be_by_region"))
+
+
+def be_sub_frame(filters: Filters, region_code: str) -> pl.DataFrame:
+    """Sub-indicator rows of one region in the last month, with registry names."""
+    f = filters.with_months(filters.month_to, filters.month_to)
+    df = data.be_scores(f, (region_code,))
+    df = df.filter(pl.col("indicator") != "be_index")
+    return df.with_columns(
+        pl.col("indicator").map_elements(
+            lambda i: metric_name(i) if i in METRIC_BY_ID else i, return_dtype=pl.String
+        ).alias("name"))
+
+
+def be_contribution_figure(sub: pl.DataFrame) -> go.Figure:
+    return charts.stacked_bars(
+        sub.sort("contribution", descending=True, nulls_last=True), "name",
+        [("contribution", _t("contribution"), charts.BLUE)], _t("be_subs"), horizontal=True)
+
+
+def be_sub_table(sub: pl.DataFrame) -> None:
+    lang = current_lang()
+    fmts = {}
+    df = sub.with_columns(
+        pl.struct("indicator", "value").map_elements(
+            lambda r: fmt_value(r["value"], METRIC_BY_ID[r["indicator"]].fmt
+                                if r["indicator"] in METRIC_BY_ID else "num", lang),
+            return_dtype=pl.String).alias("value"))
+    fmts = {"score": "score", "contribution": "score", "change": "score", "weight": "num"}
+    table(df, {"name": _t("indicator"), "value": _t("value"), "n": "N", "score": _t("score"),
+               "weight": _t("weight"), "contribution": _t("contribution"), "rank": _t("rank"),
+               "change": _t("mom")}, fmts)
+
+
+def be_bounds_table() -> None:
+    s = data.settings()
+    rows = []
+    for ind, b in s.be_bounds.items():
+        m = METRIC_BY_ID.get(ind)
+        f = m.fmt if m else "num"
+        rows.append({"name": metric_name(ind) if m else ind,
+                     "frontier": fmt_value(b["frontier"], f, current_lang()),
+                     "worst": fmt_value(b["worst"], f, current_lang()),
+                     "weight": f"{s.weight(ind):.3f}", "pillar": s.pillar_of(ind)})
+    table(pl.DataFrame(rows), {"name": _t("indicator"), "pillar": "pillar",
+                               "frontier": _t("frontier"), "worst": _t("worst"),
+                               "weight": _t("weight")})
+
+
+# ---------------------------------------------------------------------------------------------
+# 单位分析 (drill-down)
+
+DRILL = "_xn_drill"
+DRILL_NONCE = "_xn_drill_nonce"
+DRILL_LEVELS = ("region", "agency", "item", "case")
+DRILL_METRICS: list[str] = [
+    "on_time_rate", "overdue", "online_rate", "full_online_rate", "no_visit_rate",
+    "max_one_visit_rate", "instant_rate", "e_result_rate", "accepted", "completed",
+    "in_progress", "review_participation_rate", "yellow_cards", "red_cards",
+]
+
+
+def drill_state() -> dict[str, str | None]:
+    return st.session_state.setdefault(DRILL, {"region": None, "agency": None, "item": None})
+
+
+def drill_level() -> str:
+    s = drill_state()
+    for level, key in (("region", "region"), ("agency", "agency"), ("item", "item")):
+        if s.get(key) is None:
+            return level
+    return "case"
+
+
+def drill_key(level: str) -> str:
+    """A fresh widget key per drill step, so a table never re-fires an old selection."""
+    return f"drill_{level}_{st.session_state.get(DRILL_NONCE, 0)}"
+
+
+def drill_to(level: str, code: str | None) -> None:
+    s = drill_state()
+    s[level] = code
+    st.session_state[DRILL_NONCE] = st.session_state.get(DRILL_NONCE, 0) + 1
+
+
+def drill_back() -> None:
+    s = drill_state()
+    for key in ("item", "agency", "region"):
+        if s.get(key) is not None:
+            s[key] = None
+            break
+    st.session_state[DRILL_NONCE] = st.session_state.get(DRILL_NONCE, 0) + 1
+
+
+def drill_reset(to: str | None = None) -> None:
+    """Go back to a level of the breadcrumb (None: the top)."""
+    s = drill_state()
+    keep = {"region": 1, "agency": 2, "item": 3}.get(to or "", 0)
+    for i, key in enumerate(("region", "agency", "item")):
+        if i >= keep:
+            s[key] = None
+    st.session_state[DRILL_NONCE] = st.session_state.get(DRILL_NONCE, 0) + 1
+
+
+def drill_filters(filters: Filters) -> Filters:
+    """The page filters narrowed by the drill path (region → agency → item)."""
+    import dataclasses
+
+    s = drill_state()
+    f = filters.with_months(filters.month_to, filters.month_to)
+    base = data.unit_base(f)
+    if s.get("region"):
+        if s["region"] == base.region_code:  # the "…本级" unit: the region's own agencies
+            own = tuple(a[0] for a in data.options().agencies if a[2] == s["region"])
+            f = dataclasses.replace(f, region_code=s["region"], agency_codes=own or ("-",))
+        else:
+            f = dataclasses.replace(f, region_code=s["region"])
+    else:
+        f = base
+    if s.get("agency"):
+        f = dataclasses.replace(f, agency_codes=(s["agency"],))
+    if s.get("item"):
+        f = dataclasses.replace(f, item_codes=(s["item"],))
+    return f
+
+
+def drill_names() -> dict[str, str]:
+    opts = data.options()
+    names = dict(opts.region_names)
+    names.update({a[0]: a[1] for a in opts.agencies})
+    return names
+
+
+def breadcrumb(filters: Filters) -> None:
+    """Clickable path: top › region › agency › item, and a back step."""
+    s = drill_state()
+    names = drill_names()
+    item_names = st.session_state.get("_xn_item_names", {})
+    cols = st.columns([1, 1, 2, 2, 2, 4])
+    cols[0].button(_t("back"), icon=":material/arrow_back:", on_click=drill_back,
+                   disabled=drill_level() == "region", key="drill_back")
+    cols[1].button(_t("all"), on_click=drill_reset, args=(None,), key="crumb_top",
+                   type="tertiary")
+    for i, key in enumerate(("region", "agency", "item")):
+        code = s.get(key)
+        if code is None:
+            break
+        label = (item_names.get(code) if key == "item" else names.get(code)) or code
+        if key == "region" and code == data.unit_base(filters).region_code:
+            label = f"{label}本级" if current_lang() == "zh" else f"{label} (own)"
+        cols[2 + i].button(f"› {label}", on_click=drill_reset, args=(key,),
+                           key=f"crumb_{key}", type="tertiary")
+
+
+def drill_units(metric_id: str, filters: Filters) -> tuple[pl.DataFrame, str, str, str]:
+    """The current level's units with the metric (and volume), best first."""
+    level = drill_level()
+    f = drill_filters(filters)
+    grain = {"region": "region", "agency": "agency", "item": "item"}[level]
+    ids = list(dict.fromkeys([metric_id, "accepted", "completed"]))
+    df = data.values(ids, f, grain)
+    key_col = {"region": "region_code", "agency": "agency_code", "item": "item_code"}[grain]
+    name_col = {"region": "region_name", "agency": "agency_name", "item": "item_name"}[grain]
+    wide = pivot_units(df, ids, key_col, name_col)
+    if grain == "item":
+        st.session_state["_xn_item_names"] = dict(wide.select(key_col, name_col).iter_rows())
+    return wide, grain, key_col, name_col
+
+
+def drill_table(wide: pl.DataFrame, metric_id: str, name_col: str, key: str):
+    ids = [c for c in wide.columns if c in METRIC_BY_ID]
+    cols = {name_col: _t("unit"), **{m: metric_name(m) for m in ids}}
+    return table(wide, cols, {m: METRIC_BY_ID[m].fmt for m in ids}, key=key,
+                 on_select="rerun", selection_mode="single-row")
+
+
+def drill_chart(wide: pl.DataFrame, metric_id: str, name_col: str, key_col: str, key: str):
+    m = METRIC_BY_ID[metric_id]
+    tgt = target_of(metric_id)
+    fig = charts.bar_chart(wide.head(30), name_col, metric_id, m.fmt, metric_name(metric_id),
+                           key_col=key_col, target=tgt[1] if tgt else None,
+                           target_label=_t("target_line"))
+    return st.plotly_chart(fig, key=key, on_select="rerun", selection_mode="points")
+
+
+def clicked_key(event) -> str | None:
+    """The unit key carried in customdata of the clicked bar (None: no click)."""
+    try:
+        points = event.selection.points
+    except AttributeError:
+        return None
+    if not points:
+        return None
+    cd = points[0].get("customdata")
+    if isinstance(cd, list | tuple):
+        cd = cd[0] if cd else None
+    return cd
+
+
+def case_metric_for(metric_id: str) -> str:
+    from metrics.query import CASE_LIST_METRICS
+
+    return metric_id if metric_id in CASE_LIST_METRICS else "accepted"
+
+
+def case_export(metric_id: str, filters: Filters, part: str, kind: str,
+                limit: int = 100_000):
+    """A deferred download: every case behind the number (up to `limit`) as CSV or Excel.
+
+    Returned as a callable for st.download_button, so the (possibly large) export is built
+    only when the user clicks, not on every rerun. It runs outside the script run, so it
+    calls the query API directly with objects captured now rather than the st.cache layer.
+    """
+    from dashboard.state import engine
+    from metrics.query import case_list
+
+    eng, online = engine(), tuple(data.settings().online_channels)
+
+    def build() -> bytes:
+        frames, page = [], 1
+        while True:
+            df, total = case_list(eng, metric_id, filters, filters.month_to, page, 1000,
+                                  part, online)  # type: ignore[arg-type]
+            frames.append(df)
+            if page * 1000 >= min(total, limit) or df.is_empty():
+                break
+            page += 1
+        full = pl.concat(frames, how="vertical_relaxed")
+        return csv_bytes(full) if kind == "csv" else xlsx_bytes(full)
+
+    return build
+
+
+def csv_bytes(frame: pl.DataFrame) -> bytes:
+    """UTF-8 with a BOM: Excel opens it with the Chinese intact (without, it guesses GBK)."""
+    return b"\xef\xbb\xbf" + frame.write_csv().encode("utf-8")
+
+
+def xlsx_bytes(frame: pl.DataFrame) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    frame.write_excel(buf, worksheet="cases", autofit=True)
+    return buf.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# 数据管理: calendar
+
+def calendar_figure(days: pl.DataFrame) -> go.Figure:
+    return charts.calendar_grid(days, None, ("工作日", "休息日") if current_lang() == "zh"
+                                else ("working day", "day off"))
+
+
+def calendar_month(days: pl.DataFrame, month: int) -> pl.DataFrame:
+    """One month of the calendar for the editor (date, is_workday, name, source)."""
+    return days.filter(pl.col("date").dt.month() == month).select(
+        "date", "is_workday", "name", "source")
