@@ -322,6 +322,30 @@ class WorkCalendar:
             .drop(tmp_t, tmp_i)
         )
 
+    def date_of_ord(
+        self, lf: Frame, ord_col: str, out: str, unit_col: str | None = None
+    ) -> Frame:
+        """Add `out` = the FIRST date d with ord(d) = `ord_col` (an absolute ord of this index).
+
+        The clock works in ord space and turns ords back into dates only at the end (due
+        dates, card dates); this is `add_workdays` with the target ord given directly. With
+        `unit_col`, rows whose unit is "natural" read `ord_col` as an ord_nat (day number).
+        """
+        tmp_i = f"__workcal_{out}_pos"
+        target, pos = pl.col(ord_col).cast(pl.Int32), pl.col(tmp_i)
+        first_day = _kth_weekday(target - pl.lit(self._shift).gather(pos)) + pl.lit(
+            self._correction
+        ).gather(pos)
+        if unit_col is not None:
+            first_day = pl.when(pl.col(unit_col) == NATURAL).then(target - 1).otherwise(first_day)
+        return (
+            lf.with_columns((target - self._ord_before).clip(0, self._k + 1).alias(tmp_i))
+            .with_columns(
+                pl.when(target.is_not_null()).then(first_day).cast(pl.Date).alias(out)
+            )
+            .drop(tmp_i)
+        )
+
     # --- scalars (tests, UI) -----------------------------------------------------------------
 
     def is_workday(self, date: dt.date) -> bool:

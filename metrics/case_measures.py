@@ -12,7 +12,7 @@ import datetime as dt
 
 import polars as pl
 
-from metrics.clock import ORD, add_clock, calendar_frame
+from metrics.clock import ORD, add_clock, as_calendar
 from metrics.settings import Settings
 from queries.schema import CASE_MEASURES, GRAIN
 
@@ -42,17 +42,12 @@ def intake_measures(cases: pl.LazyFrame, months: list[dt.date], settings: Settin
     rows = cases.filter(pl.col("accepted_at").is_not_null()).with_columns(
         month_of("accepted_at").alias("month")
     ).filter(pl.col("month").is_in(months))
-    first_of_bundle = (
-        pl.col("bundle_id").is_not_null()
-        & (
-            pl.struct("accepted_at", "case_id").rank("ordinal").over("bundle_id") == 1
-        )
-    )
     # The bundle's first case is found over all cases (not only this month's), so a bundle
-    # spanning two months is counted once, in the month it started.
+    # spanning two months is counted once, in the month it started. Bundles are a small subset.
     bundle_heads = (
         cases.filter(pl.col("accepted_at").is_not_null() & pl.col("bundle_id").is_not_null())
-        .filter(first_of_bundle)
+        .group_by("bundle_id")
+        .agg(pl.col("case_id").sort_by("accepted_at", "case_id").first())
         .select("case_id", pl.lit(True).alias("__head"))
     )
     rows = rows.join(bundle_heads, on="case_id", how="left")
@@ -99,18 +94,9 @@ def _workday_lag_ok(
     rows: pl.LazyFrame, calendar: object, event_col: str, report_col: str, lag_days: int, out: str
 ) -> pl.LazyFrame:
     """`out` = reported within `lag_days` working days of the event (null when not reported)."""
-    cal = calendar_frame(calendar).lazy()
-    ev = cal.select(pl.col("date").alias("__ev_d"), pl.col("ord").alias("__ev_o"))
-    rp = cal.select(pl.col("date").alias("__rp_d"), pl.col("ord").alias("__rp_o"))
-    return (
-        rows.with_columns(
-            pl.col(event_col).dt.date().alias("__ev_d"), pl.col(report_col).dt.date().alias("__rp_d")
-        )
-        .join(ev, on="__ev_d", how="left")
-        .join(rp, on="__rp_d", how="left")
-        .with_columns((pl.col("__rp_o") - pl.col("__ev_o") <= lag_days).alias(out))
-        .drop("__ev_d", "__rp_d", "__ev_o", "__rp_o")
-    )
+    cal = as_calendar(calendar)
+    lag = cal.ord_expr(pl.col(report_col).dt.date()) - cal.ord_expr(pl.col(event_col).dt.date())
+    return rows.with_columns((lag <= lag_days).alias(out))
 
 
 def completion_measures(
@@ -261,9 +247,17 @@ def case_facts(
     months: list[dt.date],
     settings: Settings,
     as_of: dt.datetime,
+    clocked: pl.LazyFrame | None = None,
 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
-    """(case facts, used-days histogram) for `months`."""
-    clocked = completed_clock(cases, suspensions, calendar, settings, as_of)
+    """(case facts, used-days histogram) for `months`.
+
+    `clocked` is the clock of every case (metrics.cards.clock_cases); the job computes it once
+    and shares it with the cards, so pass it when you have it.
+    """
+    if clocked is None:
+        done = completed_clock(cases, suspensions, calendar, settings, as_of)
+    else:
+        done = clocked.filter(pl.col("is_done"))
     reviewed = (
         reviews.filter(~pl.col("appeal_upheld").fill_null(False) & pl.col("case_id").is_not_null())
         .select("case_id")
@@ -272,11 +266,11 @@ def case_facts(
     facts = combine(
         [
             intake_measures(cases, months, settings),
-            completion_measures(clocked, reviewed, calendar, months, settings),
+            completion_measures(done, reviewed, calendar, months, settings),
             snapshot_measures(cases, suspensions, calendar, months, settings, as_of),
         ]
     )
-    return facts, used_days_histogram(clocked, months)
+    return facts, used_days_histogram(done, months)
 
 
 __all__ = ["case_facts", "completed_clock", "month_end_rows", "warning_flag", "ORD"]

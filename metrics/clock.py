@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from metrics.calendar import WorkCalendar
+
 ORD = pl.Int32
 
 # Columns a clock row must have.
@@ -89,13 +91,19 @@ def date_of_ord(lf: pl.LazyFrame, cal: pl.DataFrame, ord_col: str, out: str) -> 
     )
 
 
-def suspension_intervals(
-    rows: pl.LazyFrame, suspensions: pl.LazyFrame, cal: pl.DataFrame
-) -> pl.LazyFrame:
-    """Merged, cut and clipped suspension intervals per clock row, in ord space.
+def as_calendar(calendar: object) -> WorkCalendar:
+    """Accept a WorkCalendar or a calendar frame (date, is_workday) and return a WorkCalendar."""
+    if isinstance(calendar, WorkCalendar):
+        return calendar
+    frame = getattr(calendar, "index", calendar)
+    return WorkCalendar.from_frame(frame.select("date", "is_workday"))
 
-    Returns row_id, k (0-based order), lo, hi (ord range (lo, hi]) for rows with any
-    suspended time inside (a, e].
+
+def _suspension_stats(rows: pl.LazyFrame, suspensions: pl.LazyFrame, cal: WorkCalendar) -> pl.LazyFrame:
+    """Per clock row with suspended time inside (a, e]: suspended_wd and the S* of each card.
+
+    Suspensions are few (a few per cent of cases), so the work is done on the inner join of the
+    suspension table with the rows, and only its per-row summary joins back.
     """
     susp = suspensions.select(
         "case_id",
@@ -103,76 +111,60 @@ def suspension_intervals(
         pl.col("ended_at").dt.date().alias("t_date"),
         pl.col("approved_days").cast(ORD),
     )
-    joined = rows.select("row_id", "case_id", "limit_unit", "e_date", "ord_a", "ord_e").join(
-        susp, on="case_id", how="inner"
-    )
+    joined = rows.select(
+        "row_id", "case_id", "limit_unit", "e_date", "ord_a", "ord_e", "deadline_days", "red_days"
+    ).join(susp, on="case_id", how="inner")
     # An open suspension runs to the measuring date; one that starts after it does not count.
     joined = joined.with_columns(
         pl.min_horizontal(pl.coalesce("t_date", "e_date"), pl.col("e_date")).alias("t_date")
+    ).with_columns(
+        cal.ord_expr("s_date", "limit_unit").alias("ord_s"),
+        cal.ord_expr("t_date", "limit_unit").alias("ord_t"),
     )
-    joined = _ord_of(joined, cal, "s_date", "ord_s")
-    joined = _ord_of(joined, cal, "t_date", "ord_t")
     cut = pl.when(pl.col("approved_days").is_not_null()).then(
         pl.min_horizontal("ord_t", pl.col("ord_s") + pl.col("approved_days"))
     ).otherwise(pl.col("ord_t"))
     clipped = joined.select(
-        "row_id",
+        "row_id", "ord_a", "deadline_days", "red_days",
         pl.max_horizontal("ord_s", "ord_a").alias("lo"),
         pl.min_horizontal(cut, pl.col("ord_e")).alias("hi"),
     ).filter(pl.col("hi") > pl.col("lo"))
     # Merge overlapping half-open ranges: a new group starts where lo passes the running max hi.
     merged = (
         clipped.sort("row_id", "lo")
-        .with_columns(
-            pl.col("hi").cum_max().shift(1).over("row_id").alias("__prev_hi")
-        )
+        .with_columns(pl.col("hi").cum_max().shift(1).over("row_id").alias("__prev_hi"))
         .with_columns(
             (pl.col("__prev_hi").is_null() | (pl.col("lo") >= pl.col("__prev_hi")))
-            .cast(ORD)
-            .cum_sum()
-            .over("row_id")
-            .alias("__grp")
+            .cast(ORD).cum_sum().over("row_id").alias("__grp")
         )
         .group_by("row_id", "__grp")
-        .agg(pl.col("lo").min(), pl.col("hi").max())
+        .agg(
+            pl.col("lo").min(), pl.col("hi").max(),
+            pl.col("ord_a", "deadline_days", "red_days").first(),
+        )
         .sort("row_id", "lo")
-        .with_columns((pl.col("__grp") - 1).alias("k"))
-        .drop("__grp")
-    )
-    return merged
-
-
-def _crossing_suspended(
-    rows: pl.LazyFrame, merged: pl.LazyFrame, threshold_col: str, out: str
-) -> pl.LazyFrame:
-    """S*: suspended total accrued before used_wd first exceeds `threshold_col`.
-
-    With merged intervals k = 0..K-1 and S<k the suspended total before interval k, used_wd at
-    the start of interval k is (lo_k − ord_a − S<k). The count reaches T = threshold + 1 in the
-    gap before the first interval where that value is ≥ T; S* is that interval's S<k, or the
-    total if no such interval exists.
-    """
-    per = (
-        merged.with_columns((pl.col("hi") - pl.col("lo")).alias("__len"))
+        .with_columns((pl.col("hi") - pl.col("lo")).alias("__len"))
         .with_columns(
             (pl.col("__len").cum_sum().over("row_id") - pl.col("__len")).alias("__before")
         )
-        .join(rows.select("row_id", "ord_a", threshold_col), on="row_id", how="inner")
-        .filter(pl.col(threshold_col).is_not_null())
-        .with_columns(
-            (
-                (pl.col("lo") - pl.col("ord_a") - pl.col("__before"))
-                >= pl.col(threshold_col) + 1
-            ).alias("__crossed_before")
-        )
-        .group_by("row_id")
-        .agg(
-            pl.col("__before").filter(pl.col("__crossed_before")).min().alias("__first"),
-            pl.col("__len").sum().alias("__total"),
-        )
-        .select("row_id", pl.coalesce("__first", "__total").alias(out))
     )
-    return rows.join(per, on="row_id", how="left").with_columns(pl.col(out).fill_null(0))
+
+    def s_star(threshold: str) -> pl.Expr:
+        """S*: suspended total accrued before used_wd first exceeds `threshold` (see module doc).
+
+        used_wd at the start of merged interval k is lo_k − ord_a − S<k; the count reaches
+        T = threshold + 1 in the gap before the first interval where that is ≥ T.
+        """
+        crossed = (pl.col("lo") - pl.col("ord_a") - pl.col("__before")) >= pl.col(threshold) + 1
+        return pl.coalesce(
+            pl.col("__before").filter(crossed).min(), pl.col("__len").sum()
+        ).cast(ORD)
+
+    return merged.group_by("row_id").agg(
+        pl.col("__len").sum().cast(ORD).alias("suspended_wd"),
+        s_star("deadline_days").alias("__s_yellow"),
+        s_star("red_days").alias("__s_red"),
+    )
 
 
 def add_clock(
@@ -187,10 +179,14 @@ def add_clock(
     Input columns: row_id, case_id, a_date, e_date, limit_unit, statutory_days, promised_days.
     Added: ord_a, ord_e, suspended_wd, used_wd, deadline_days, red_days, due_date, on_time,
     overdue_wd, and (with_card_dates) yellow_date, red_date — null when not exceeded by e_date.
+    Every ord is an expression on the calendar's positional index (no joins); only the
+    suspension summary is joined back.
     """
-    cal = calendar_frame(calendar)
+    cal = as_calendar(calendar)
     rows = rows.with_columns(
         pl.coalesce("promised_days", "statutory_days").cast(ORD).alias("deadline_days"),
+        cal.ord_expr("a_date", "limit_unit").alias("ord_a"),
+        cal.ord_expr("e_date", "limit_unit").alias("ord_e"),
     ).with_columns(
         # Red: used_wd exceeds min(statutory, deadline + grace); a missing statutory is ignored.
         pl.when(pl.col("deadline_days").is_null())
@@ -200,14 +196,12 @@ def add_clock(
                 pl.col("statutory_days").cast(ORD), pl.col("deadline_days") + red_grace_days
             )
         )
+        .cast(ORD)
         .alias("red_days")
     )
-    rows = _ord_of(rows, cal, "a_date", "ord_a")
-    rows = _ord_of(rows, cal, "e_date", "ord_e")
-    merged = suspension_intervals(rows, suspensions, cal)
-    total = merged.group_by("row_id").agg((pl.col("hi") - pl.col("lo")).sum().alias("suspended_wd"))
-    rows = rows.join(total, on="row_id", how="left").with_columns(
-        pl.col("suspended_wd").fill_null(0).cast(ORD)
+    stats = _suspension_stats(rows, suspensions, cal)
+    rows = rows.join(stats, on="row_id", how="left").with_columns(
+        pl.col("suspended_wd", "__s_yellow", "__s_red").fill_null(0)
     )
     rows = rows.with_columns(
         (pl.col("ord_e") - pl.col("ord_a") - pl.col("suspended_wd")).alias("used_wd"),
@@ -218,22 +212,19 @@ def add_clock(
         .cast(ORD)
         .alias("overdue_wd"),
     )
-    rows = date_of_ord(rows, cal, "__due_ord", "due_date").drop("__due_ord")
-    if not with_card_dates:
-        return rows
-    for kind, threshold in (("yellow", "deadline_days"), ("red", "red_days")):
-        s_col = f"__s_{kind}"
-        rows = _crossing_suspended(rows, merged, threshold, s_col)
-        rows = rows.with_columns(
-            pl.when(pl.col("used_wd") > pl.col(threshold))
-            .then(pl.col("ord_a") + pl.col(threshold) + 1 + pl.col(s_col))
-            .otherwise(None)
-            .alias(f"__{kind}_ord")
-        )
-        rows = date_of_ord(rows, cal, f"__{kind}_ord", f"{kind}_date").drop(
-            s_col, f"__{kind}_ord"
-        )
-    return rows
+    rows = cal.date_of_ord(rows, "__due_ord", "due_date", "limit_unit")
+    drop = ["__due_ord", "__s_yellow", "__s_red"]
+    if with_card_dates:
+        for kind, threshold in (("yellow", "deadline_days"), ("red", "red_days")):
+            rows = rows.with_columns(
+                pl.when(pl.col("used_wd") > pl.col(threshold))
+                .then(pl.col("ord_a") + pl.col(threshold) + 1 + pl.col(f"__s_{kind}"))
+                .otherwise(None)
+                .alias(f"__{kind}_ord")
+            )
+            rows = cal.date_of_ord(rows, f"__{kind}_ord", f"{kind}_date", "limit_unit")
+            drop.append(f"__{kind}_ord")
+    return rows.drop(drop)
 
 
 def clock_rows_for_cases(cases: pl.LazyFrame, as_of_date: object) -> pl.LazyFrame:

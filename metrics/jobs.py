@@ -73,9 +73,12 @@ def compute_frames(
     # The 营商环境 change-from-last-month needs the previous month beside the requested ones.
     be_months = sorted({*months, previous_month(months[0])})
 
-    facts, hist = case_measures.case_facts(cases, susp, revs, calendar, months, settings, as_of)
-    review_facts = reviews.review_facts(revs, cases, calendar, months, settings, as_of)
-    clocked = clock_cases(cases, susp, calendar, settings, as_of)
+    # The clock of every case is the costliest step: compute it once, share it.
+    clocked = clock_cases(cases, susp, calendar, settings, as_of).collect().lazy()
+    # Facts are computed for the previous month too (the 营商环境 change needs it), then trimmed.
+    facts, hist = case_measures.case_facts(cases, susp, revs, calendar, be_months, settings,
+                                           as_of, clocked=clocked)
+    review_facts = reviews.review_facts(revs, cases, calendar, be_months, settings, as_of)
     cards = pl.concat(
         [
             case_cards(clocked, months),
@@ -94,19 +97,13 @@ def compute_frames(
         collected, strict=True,
     ))
     out["card_facts"] = card_facts(out["cards"].lazy()).collect()
-
-    if be_months != months:
-        prev_facts, _ = case_measures.case_facts(cases, susp, revs, calendar, be_months[:1],
-                                                 settings, as_of)
-        prev_reviews = reviews.review_facts(revs, cases, calendar, be_months[:1], settings, as_of)
-        be_case = pl.concat([out["case_facts"].lazy(), prev_facts])
-        be_review = pl.concat([out["review_facts"].lazy(), prev_reviews])
-    else:
-        be_case, be_review = out["case_facts"].lazy(), out["review_facts"].lazy()
     be = business_env.be_scores(
         cases, tables["items"].lazy(), tables["agencies"].lazy(), tables["regions"].lazy(),
-        be_case, be_review, calendar, be_months, settings, as_of, suspensions=susp,
+        out["case_facts"].lazy(), out["review_facts"].lazy(), calendar, be_months, settings,
+        as_of, suspensions=susp,
     ).collect()
+    for name in ("case_facts", "used_days_hist", "review_facts"):
+        out[name] = out[name].filter(pl.col("month").is_in(months))
     out["be_scores"] = be.filter(pl.col("month").is_in(months))
     return out
 
