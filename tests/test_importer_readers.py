@@ -160,3 +160,14 @@ def test_a_file_named_twice_is_read_once_and_unused_columns_are_reported(sqlite_
     assert_reconciles(sqlite_engine, report)
     assert (report.tables["regions"].read, report.tables["regions"].inserted) == (1, 1)
     assert f"{path}: column(s) not imported: remark" in report.warnings
+
+
+def test_a_quoted_line_break_in_a_later_batch_switches_to_the_exact_reader_there(tmp_path):
+    body = "".join(f"{i},x\n" for i in range(250))
+    path = write(tmp_path / "x.csv", 'a,b\n' + body + '999,"multi\nline"\n1000,y\n1001,z,extra\n')
+    batches = list(CsvSource(path).batches(100))
+    frame = pl.concat(batches)
+    assert frame.height == 253  # nothing lost or read twice at the switch
+    assert frame[LINE].to_list()[-4:] == [251, 252, 254, 255]
+    assert frame["b"].to_list()[-3:] == ["multi\nline", "y", "z"]
+    assert frame[FIELDS].to_list()[-4:] == [None, None, None, 3]

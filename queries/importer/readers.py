@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -129,10 +130,9 @@ def detect_encoding(path: Path) -> str:
 class CsvSource(Source):
     """A delimited text file in UTF-8 (with or without BOM) or GBK/GB18030.
 
-    Fast path: Polars' streaming reader for the values plus one vectorised pass over the raw
-    lines to find lines whose field count differs from the header. When a quoted field spans
-    lines (or the two passes disagree on the number of rows) the file is read with Python's
-    csv module instead, which is slower but gives exact line numbers in every case.
+    Fast path: chunks of whole lines parsed by Polars, plus a vectorised count of each line's
+    fields. When a quoted field spans lines the file is read on from there with Python's csv
+    module, which is slower but gives exact line numbers in every case.
     """
 
     def __init__(self, path: Path, encoding: str | None = None, delimiter: str = ",") -> None:
@@ -175,101 +175,84 @@ class CsvSource(Source):
             self._tmp = None
 
     def _batches(self, batch_rows: int) -> Iterator[pl.DataFrame]:
-        bad = self._bad_lines()
-        if bad is None:
-            yield from self._python_batches(batch_rows)
-            return
-        yield from self._polars_batches(batch_rows, bad)
+        """Chunks of exactly `batch_rows` physical lines, each parsed by Polars on its own.
 
-    def _raw_lines(self) -> pl.LazyFrame:
-        return pl.scan_csv(
-            self.utf8_path,
-            has_header=False,
-            separator="\x1f",
-            quote_char=None,
-            schema={"line": pl.String},
-            truncate_ragged_lines=True,
-            empty_string_is_null=False,
-            row_index_name="i",
-        )
-
-    def _bad_lines(self) -> pl.DataFrame | None:
-        """Lines whose field count differs from the header; None when the fast path can't tell.
-
-        Fields are counted as delimiters outside quoted sections + 1, which is exact as long as
-        no quoted field spans lines — i.e. every line has an even number of quote characters.
-        Streamed batch by batch, so only the (few) bad lines are kept.
+        Only one chunk is in memory at a time. A chunk is parsed twice from the same bytes: as
+        CSV for the values, and line by line to count each line's fields. If a chunk holds an
+        odd number of quote characters on some line (a quoted field spans lines) or the two
+        parses disagree, the rest of the file — from that chunk's first byte, which is a record
+        boundary because every earlier line was whole — is read by the exact csv-module reader.
         """
         with self.utf8_path.open("rb") as fh:
             head = fh.read(_SNIFF_CHUNK)
-        if b"\r" in head and b"\n" not in head:
-            return None  # classic-Mac line endings: let the csv module split the lines
-        n = len(self.headers)
-        d = self.delimiter
-        fields = (
-            pl.when(pl.col("line").str.strip_chars() == "")
-            .then(0)
-            .otherwise(
-                pl.col("line").str.replace_all(r'"[^"]*"', "").str.count_matches(d, literal=True)
-                + 1
-            )
-        )
-        bad_parts: list[pl.DataFrame] = []
-        total = 0
-        for batch in self._raw_lines().collect_batches(chunk_size=DEFAULT_BATCH_ROWS):
-            if (batch["line"].str.count_matches('"', literal=True) % 2 == 1).any():
-                return None
-            total += batch.height
-            bad_parts.append(
-                batch.with_columns(fields=fields)
-                .filter((pl.col("fields") != n) & (pl.col("i") > 0))
-                .select((pl.col("i") + 1).cast(pl.Int64).alias(LINE), pl.col("fields").cast(pl.Int32))
-            )
-        self._physical_rows = max(total - 1, 0)
-        if not bad_parts:
-            return pl.DataFrame(schema={LINE: pl.Int64, "fields": pl.Int32})
-        return pl.concat(bad_parts)
+            if b"\r" in head and b"\n" not in head:  # classic-Mac line endings
+                yield from self._python_batches(batch_rows)
+                return
+            fh.seek(0)
+            header = fh.readline()
+            if header.count(b'"') % 2:
+                yield from self._python_batches(batch_rows)
+                return
+            line = 2
+            while True:
+                offset = fh.tell()
+                lines = list(itertools.islice(fh, batch_rows))
+                if not lines:
+                    return
+                batch = self._parse_chunk(header, lines, line)
+                if batch is None:
+                    yield from self._python_batches(batch_rows, offset, line)
+                    return
+                yield batch
+                line += len(lines)
 
-    def _polars_batches(self, batch_rows: int, bad: pl.DataFrame) -> Iterator[pl.DataFrame]:
-        lf = pl.scan_csv(
-            self.utf8_path,
-            has_header=True,
-            separator=self.delimiter,
-            infer_schema=False,
-            truncate_ragged_lines=True,
-            empty_string_is_null=False,
-            missing_columns="insert",
-            row_index_name="__i",
+    def _parse_chunk(self, header: bytes, lines: list[bytes], first_line: int) -> pl.DataFrame | None:
+        body = b"".join(lines)
+        raw = pl.read_csv(
+            body, has_header=False, separator="\x1f", quote_char=None,
+            schema={"line": pl.String}, truncate_ragged_lines=True, empty_string_is_null=False,
+        )["line"]
+        if raw.len() != len(lines) or (raw.str.count_matches('"', literal=True) % 2 == 1).any():
+            return None
+        values = pl.read_csv(
+            header + body, has_header=True, separator=self.delimiter, infer_schema=False,
+            truncate_ragged_lines=True, empty_string_is_null=False, missing_columns="insert",
         )
-        rows = 0
-        for batch in lf.collect_batches(chunk_size=batch_rows):
-            rows += batch.height
-            yield self._finish_polars_batch(batch, bad)
-        if rows != self._physical_rows:
-            # Both passes read the same bytes; if they ever disagree, stop the load (the
-            # transaction rolls back) rather than risk rows attributed to the wrong line.
-            raise reject(
-                self.name, rules.FILE_UNREADABLE,
-                f"read {rows} records but the file has {self._physical_rows} data lines; "
-                "check for stray quote characters or mixed line endings",
-            )
-
-    def _finish_polars_batch(self, batch: pl.DataFrame, bad: pl.DataFrame) -> pl.DataFrame:
-        values = batch.drop("__i")
+        if values.height != len(lines):
+            return None
         values.columns = self.headers[: values.width] + [
             f"column_{i + 1}" for i in range(len(self.headers), values.width)
         ]
-        lines = (batch["__i"] + 2).cast(pl.Int64).alias(LINE)
-        out = values.with_columns(lines)
-        return out.join(bad.rename({"fields": FIELDS}), on=LINE, how="left", maintain_order="left")
+        # fields = delimiters outside quoted sections + 1 (exact: no quoted field spans lines)
+        n = len(self.headers)
+        fields = pl.select(
+            pl.when(raw.str.strip_chars() == "")
+            .then(0)
+            .otherwise(
+                raw.str.replace_all(r'"[^"]*"', "").str.count_matches(self.delimiter, literal=True)
+                + 1
+            )
+        ).to_series()
+        fields = pl.select(pl.when(fields != n).then(fields)).to_series()
+        return _with_meta(values, first_line, fields)
 
-    def _python_batches(self, batch_rows: int) -> Iterator[pl.DataFrame]:
-        """Exact reader for files with line breaks inside quoted fields (and the truncated tail)."""
+    def _python_batches(
+        self, batch_rows: int, offset: int | None = None, first_line: int = 2
+    ) -> Iterator[pl.DataFrame]:
+        """Exact reader for files with line breaks inside quoted fields (and the truncated tail).
+
+        Starts after the header, or at byte `offset` (a record boundary) on line `first_line`.
+        """
         n = len(self.headers)
         with self.utf8_path.open(encoding="utf-8", newline="") as fh:
-            tracker = _LineTracker(fh)
-            reader = csv.reader(tracker, delimiter=self.delimiter, strict=True)
-            next(reader)
+            if offset is None:
+                tracker = _LineTracker(fh)
+                reader = csv.reader(tracker, delimiter=self.delimiter, strict=True)
+                next(reader)
+            else:
+                fh.seek(offset)
+                tracker = _LineTracker(fh, first_line - 1)
+                reader = csv.reader(tracker, delimiter=self.delimiter, strict=True)
             cols: list[list[str | None]] = [[] for _ in range(n)]
             lines: list[int] = []
             fields: list[int | None] = []
@@ -286,7 +269,7 @@ class CsvSource(Source):
                     fields_count = -1
                 else:
                     fields_count = len(row) if len(row) != n else None
-                    if row == []:
+                    if row == [] or (len(row) == 1 and not row[0].strip() and n > 1):
                         fields_count = 0
                 padded = (row + [""] * n)[:n]
                 for c, v in zip(cols, padded, strict=True):
@@ -314,9 +297,9 @@ class CsvSource(Source):
 class _LineTracker:
     """Feeds lines to csv.reader while counting them, so each record knows its first line."""
 
-    def __init__(self, fh) -> None:
+    def __init__(self, fh, line_no: int = 0) -> None:
         self._fh = fh
-        self.line_no = 0
+        self.line_no = line_no
         self._record: list[str] = []
 
     def __iter__(self) -> _LineTracker:
