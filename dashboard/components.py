@@ -75,7 +75,7 @@ def kpi_tile(frame: pl.DataFrame, metric_id: str, period_label: str) -> None:
         parts = [period_label]
         yoy = fmt_delta(row.get("yoy"), m.fmt, lang)
         parts.append(f"{_t('yoy')} {yoy if yoy else '—'}")
-        n = row.get("denominator") if m.kind not in ("count",) else row.get("numerator")
+        n = row.get("denominator") if shows_n(m) else None
         if n is not None:
             parts.append(_t("n_cases", n=fmt_count(n)))
         st.caption(" · ".join(parts))
@@ -90,6 +90,20 @@ def kpi_tile(frame: pl.DataFrame, metric_id: str, period_label: str) -> None:
                          color="green")
             else:
                 st.badge(f"{text} · {_t('at_risk')}", icon=":material/warning:", color="orange")
+
+
+def shows_n(m: Metric) -> bool:
+    """Whether the denominator is a number of cases/reviews/items worth showing as N.
+
+    Counts are their own N; ratios whose denominator is a sum of days (Σ statutory days) have
+    no sample size to report.
+    """
+    if m.kind in ("share", "quantile", "coverage"):
+        return True
+    if m.kind == "ratio":
+        return all(not MEASURE_BY_ID[d].en.startswith("Σ") for d in m.denominator
+                   if d in MEASURE_BY_ID)
+    return False
 
 
 def kpi_row(frame: pl.DataFrame, metric_ids: Sequence[str], period_label: str,

@@ -27,6 +27,7 @@ OVERVIEW_KPIS: list[str] = [
     "avg_used_days", "good_review_rate", "e_result_rate", "bad_review_rectified_rate",
     "yellow_cards", "red_cards",
 ]
+OVERVIEW_EXTRA: list[str] = ["warnings", "revoked_cards"]  # shown beside the card summary
 OVERVIEW_TRENDS: list[str] = ["accepted", "on_time_rate", "online_rate", "good_review_rate"]
 RANK_METRICS: list[str] = [
     "on_time_rate", "online_rate", "full_online_rate", "max_one_visit_rate", "good_review_rate",
@@ -192,6 +193,13 @@ def case_headers() -> dict[str, str]:
 
 
 def case_table(frame: pl.DataFrame, key: str | None = None, selectable: bool = False):
+    from dashboard.i18n import enum_label
+
+    lang = current_lang()
+    frame = frame.with_columns(
+        pl.col(c).map_elements(lambda v, c=c: enum_label(c, v, lang), return_dtype=pl.String)
+        for c in ("channel", "status") if c in frame.columns
+    )
     heads = case_headers()
     cols = {c: heads.get(c, c) for c in CASE_COLUMNS if c in frame.columns}
     if selectable:

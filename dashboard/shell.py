@@ -60,15 +60,27 @@ def t(key: str, **fmt: object) -> str:
 
 
 def build_pages() -> dict[str, list[st.Page]]:
+    """Sections of pages for st.navigation.
+
+    The default page is served at "/" (Streamlit publishes a default page's path as ""), so a
+    deep link to its file stem would say "Page not found"; a hidden alias with url_path equal
+    to the stem makes `/overview` work too (cold or warm). The menu shows the default entry.
+    """
     lang = current_lang()
-    return {
-        translate(section, lang): [
-            st.Page(PAGES_DIR / f"{stem}.py", title=translate(title, lang), icon=icon,
-                    url_path=stem, default=default)
-            for stem, title, icon, default in specs
-        ]
-        for section, specs in PAGE_SPECS
-    }
+    out: dict[str, list[st.Page]] = {}
+    for section, specs in PAGE_SPECS:
+        pages = []
+        for stem, title, icon, default in specs:
+            if default:
+                pages.append(st.Page(PAGES_DIR / f"{stem}.py", title=translate(title, lang),
+                                     icon=icon, url_path=f"{stem}_home", default=True))
+                pages.append(st.Page(PAGES_DIR / f"{stem}.py", title=translate(title, lang),
+                                     icon=icon, url_path=stem, visibility="hidden"))
+            else:
+                pages.append(st.Page(PAGES_DIR / f"{stem}.py", title=translate(title, lang),
+                                     icon=icon, url_path=stem))
+        out[translate(section, lang)] = pages
+    return out
 
 
 def page_by_stem(stem: str) -> st.Page | None:
@@ -105,6 +117,8 @@ def _menu(pages: dict[str, list[st.Page]], vf: ViewFilters | None) -> None:
     for section, items in pages.items():
         st.caption(section)
         for p in items:
+            if p.visibility == "hidden":
+                continue
             st.page_link(p, label=p.title, icon=p.icon, query_params=params, width="stretch")
 
 

@@ -29,6 +29,7 @@ W_MODE, W_FROM, W_TO, W_REGION, W_SECTOR, W_AGENCY, W_TYPE, W_CHANNEL = (
     "_f_channel",
 )
 LAST_QS = "_xn_last_qs"
+ALL = ""  # the "all regions" option (a None option would render as an empty placeholder)
 VIEW = "_xn_view"
 
 
@@ -44,7 +45,7 @@ def _load_widgets(vf: ViewFilters) -> None:
     st.session_state[W_MODE] = "range" if vf.is_range else "month"
     st.session_state[W_FROM] = vf.month_from
     st.session_state[W_TO] = vf.month_to
-    st.session_state[W_REGION] = vf.region
+    st.session_state[W_REGION] = vf.region or ALL
     st.session_state[W_SECTOR] = list(vf.sectors)
     st.session_state[W_AGENCY] = list(vf.agencies)
     st.session_state[W_TYPE] = list(vf.item_types)
@@ -93,10 +94,10 @@ def render(options: FilterOptions, lang: str) -> ViewFilters:
     depth = {r[0]: r[3] for r in options.regions}
     names = dict(options.region_names)
     level_indent = {"province": 0, "city": 1, "county": 2, "town": 3, "village": 4}
-    regions = [None, *region_order(options)]
+    regions = [ALL, *region_order(options)]
     if st.session_state.get(W_REGION) not in regions:
-        st.session_state[W_REGION] = None
-    sub = options.subtree(st.session_state.get(W_REGION))
+        st.session_state[W_REGION] = ALL
+    sub = options.subtree(st.session_state.get(W_REGION) or None)
     sectors_sel = set(st.session_state.get(W_SECTOR) or [])
     agency_opts = [a for a in options.agencies
                    if (sub is None or a[2] in sub) and (not sectors_sel or a[3] in sectors_sel)]
@@ -121,7 +122,7 @@ def render(options: FilterOptions, lang: str) -> ViewFilters:
         m_from = m_to
     st.selectbox(
         t("region"), regions, key=W_REGION,
-        format_func=lambda c: t("all_regions") if c is None
+        format_func=lambda c: t("all_regions") if c == ALL
         else "\u3000" * max(0, level_indent.get(depth.get(c, ""), 1) - 1) + names.get(c, c),
     )
     st.multiselect(t("sector"), list(options.sectors), key=W_SECTOR, placeholder=t("all"))
@@ -136,7 +137,7 @@ def render(options: FilterOptions, lang: str) -> ViewFilters:
 
     if m_from > m_to:
         m_from, m_to = m_to, m_from
-    vf = ViewFilters(m_from, m_to, st.session_state.get(W_REGION),
+    vf = ViewFilters(m_from, m_to, st.session_state.get(W_REGION) or None,
                      tuple(st.session_state.get(W_SECTOR) or ()),
                      tuple(st.session_state.get(W_AGENCY) or ()),
                      tuple(st.session_state.get(W_TYPE) or ()),

@@ -11,7 +11,7 @@ f = ctx.filters
 
 st.subheader(ctx.t("kpis"))
 st.caption(ctx.t("tiles_for", period=ctx.period_label))
-now = data.latest(panels.OVERVIEW_KPIS, f)
+now = data.latest(panels.OVERVIEW_KPIS + panels.OVERVIEW_EXTRA, f)
 kpi_row(now, panels.OVERVIEW_KPIS, ctx.period_label)
 
 st.subheader(ctx.t("trends"))
