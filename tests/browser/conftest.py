@@ -39,9 +39,10 @@ def served_app(demo_url: str, browser_ready: None) -> Iterator[str]:  # noqa: F8
     exe = Path(sys.executable).with_name("xiaoneng")
     cmd = [str(exe)] if exe.exists() else [shutil.which("xiaoneng") or "xiaoneng"]
     env = {**os.environ, "DATABASE_URL": demo_url}
-    log = open(ROOT / "artifacts" / "serve.log", "w") if (ROOT / "artifacts").exists() else None
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    log = open(ROOT / "artifacts" / "serve.log", "w")  # noqa: SIM115 (open for the session)
     proc = subprocess.Popen([*cmd, "serve", "--port", str(port)], env=env, cwd=ROOT,
-                            stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while True:
@@ -62,8 +63,7 @@ def served_app(demo_url: str, browser_ready: None) -> Iterator[str]:  # noqa: F8
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
-        if log:
-            log.close()
+        log.close()
 
 
 @pytest.fixture(scope="session")
