@@ -302,9 +302,11 @@ def _parse_enum(raw: pl.Series, col: Column) -> tuple[pl.Series, pl.Series]:
     text = raw.cast(pl.String)
     labels = {v: v for v in col.enum} | dict(col.enum_labels)
     lowered = {k.lower(): v for k, v in labels.items()}
-    exact = text.replace_strict(labels, default=None, return_dtype=pl.String)
-    loose = text.str.to_lowercase().replace_strict(lowered, default=None, return_dtype=pl.String)
-    value = exact.fill_null(loose)
+    value = text.replace_strict(labels, default=None, return_dtype=pl.String)
+    if (text.is_not_null() & value.is_null()).any():  # only then try case-insensitively
+        loose = text.str.to_lowercase().replace_strict(lowered, default=None,
+                                                       return_dtype=pl.String)
+        value = value.fill_null(loose)
     return value, _given_but_null(text, value)
 
 
@@ -360,13 +362,21 @@ def _parse_timestamps(raw: pl.Series, spec: SourceSpec) -> tuple[pl.Series, pl.S
     if raw.dtype == pl.Date:
         return _to_local_naive(raw.cast(TS), spec), None
     text = raw.cast(pl.String)
+    # Fast path: most columns are in one format (the mapping's, or "2024-03-05 09:30[:00]"),
+    # which then costs one parse and no cleaning.
+    first = (spec.timestamp_formats or NAIVE_FORMATS)[0]
+    quick = text.str.to_datetime(first, strict=False, time_unit="us")
+    if isinstance(quick.dtype, pl.Datetime) and quick.dtype.time_zone is None and not (
+        text.is_not_null() & quick.is_null()
+    ).any():
+        return _to_local_naive(quick, spec).alias(raw.name), _given_but_null(text, quick)
     text = text.str.replace(r"^(\d{4}-\d{1,2}-\d{1,2})T", "${1} ")
     if spec.offsets == "ignore":
         text = text.str.replace(_OFFSET_RE, "${1}")
     else:
         text = text.str.replace(r"(\d)Z$", "${1}+00:00")
-    naive = pl.Series(raw.name, [None] * len(raw), dtype=TS)
-    aware = pl.Series(raw.name, [None] * len(raw), dtype=TS)
+    naive = pl.Series(raw.name, [None], dtype=TS).new_from_index(0, len(raw))
+    aware = naive.clone()
 
     def remaining() -> bool:
         return bool((text.is_not_null() & naive.is_null() & aware.is_null()).any())
