@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import polars as pl
@@ -137,16 +136,12 @@ def _run_job(
     bar = tqdm(desc=f"{job.table} ← {job.source.name}", unit=" rows", disable=not progress,
                leave=False)
     try:
-        for batch in _batches(job, batch_rows):
+        for batch in job.source.batches(batch_rows):
             _run_batch(conn, report, job, seen, batch, counts)
             bar.update(batch.height)
     finally:
         bar.close()
     report.table(job.table).add(counts)
-
-
-def _batches(job: Job, batch_rows: int) -> Iterator[pl.DataFrame]:
-    yield from job.source.batches(batch_rows)
 
 
 def _run_batch(
