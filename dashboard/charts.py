@@ -35,11 +35,11 @@ def _hover(fmt: str) -> str:
 
 def base_layout(fig: go.Figure, title: str | None = None, height: int = 320) -> go.Figure:
     fig.update_layout(
-        title={"text": title, "font": {"size": 15}} if title else None,
+        title={"text": title, "font": {"size": 15}, "y": 0.98, "yanchor": "top"} if title else None,
         font={"family": FONT, "size": 13},
         height=height,
-        margin={"l": 10, "r": 10, "t": 46 if title else 16, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+        margin={"l": 10, "r": 10, "t": 72 if title else 30, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
         colorway=PALETTE,
         hoverlabel={"font": {"family": FONT}},
     )
@@ -58,6 +58,7 @@ def trend_chart(
     df: pl.DataFrame, fmt: str, title: str | None = None, target: float | None = None,
     target_label: str = "", series: str | None = None, band: bool = False,
     series_labels: Mapping[str, str] | None = None, height: int = 300,
+    series_colours: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """A monthly line from columns period, value (optionally one line per `series`).
 
@@ -75,10 +76,12 @@ def trend_chart(
                 x=g["period"].to_list() + g["period"].to_list()[::-1],
                 y=g["ci_high"].to_list() + g["ci_low"].to_list()[::-1],
                 fill="toself", fillcolor="rgba(31,95,168,0.15)", line={"width": 0},
+                mode="lines",
                 hoverinfo="skip", showlegend=False, connectgaps=False,
             ))
         fig.add_trace(go.Scatter(
             x=g["period"].to_list(), y=g["value"].to_list(), mode="lines+markers", name=name,
+            line={"color": (series_colours or {}).get(key)} if series_colours else None,
             hovertemplate=f"%{{x}}: {_hover(fmt)}<extra>{name or ''}</extra>",
             connectgaps=False,
         ))

@@ -192,6 +192,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "weight": {"zh": "权重", "en": "weight"},
     "contribution": {"zh": "贡献", "en": "contribution"},
     "indicator": {"zh": "子指标", "en": "Sub-indicator"},
+    "pillar": {"zh": "板块", "en": "Pillar"},
+    "pillar_business_startup": {"zh": "开办企业", "en": "Starting a business"},
+    "pillar_construction": {"zh": "工程建设审批", "en": "Construction permits"},
+    "pillar_property": {"zh": "不动产登记", "en": "Registering property"},
+    "pillar_government_service": {"zh": "政务服务", "en": "Government services"},
     "be_region_pick": {"zh": "查看地区", "en": "Region"},
     "be_filter_note": {
         "zh": "营商环境指数按地区计算；条线、单位、事项、渠道筛选对本页不适用。",

@@ -282,7 +282,10 @@ def cards_by_month_figure(filters: Filters) -> go.Figure:
     df = data.trend(["yellow_cards", "red_cards", "revoked_cards"], filters)
     names = {m: metric_name(m) for m in ("yellow_cards", "red_cards", "revoked_cards")}
     return charts.trend_chart(df, "int", _t("cards_by_month"), series="metric_id",
-                              series_labels=names)
+                              series_labels=names,
+                              series_colours={"yellow_cards": charts.YELLOW,
+                                              "red_cards": charts.RED,
+                                              "revoked_cards": charts.GREY})
 
 
 def card_list_table(frame: pl.DataFrame, key: str):
@@ -480,8 +483,9 @@ def be_bounds_table() -> None:
         rows.append({"name": metric_name(ind) if m else ind,
                      "frontier": fmt_value(b["frontier"], f, current_lang()),
                      "worst": fmt_value(b["worst"], f, current_lang()),
-                     "weight": f"{s.weight(ind):.3f}", "pillar": s.pillar_of(ind)})
-    table(pl.DataFrame(rows), {"name": _t("indicator"), "pillar": "pillar",
+                     "weight": f"{s.weight(ind):.3f}",
+                     "pillar": _t(f"pillar_{s.pillar_of(ind)}")})
+    table(pl.DataFrame(rows), {"name": _t("indicator"), "pillar": _t("pillar"),
                                "frontier": _t("frontier"), "worst": _t("worst"),
                                "weight": _t("weight")})
 
@@ -575,7 +579,7 @@ def breadcrumb(filters: Filters) -> None:
     s = drill_state()
     names = drill_names()
     item_names = st.session_state.get("_xn_item_names", {})
-    cols = st.columns([1, 1, 2, 2, 2, 4])
+    cols = st.columns([2, 1, 3, 3, 3, 2])
     cols[0].button(_t("back"), icon=":material/arrow_back:", on_click=drill_back,
                    disabled=drill_level() == "region", key="drill_back")
     cols[1].button(_t("all"), on_click=drill_reset, args=(None,), key="crumb_top",

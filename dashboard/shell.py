@@ -124,7 +124,8 @@ def _menu(pages: dict[str, list[st.Page]], vf: ViewFilters | None) -> None:
 
 def run() -> None:
     st.set_page_config(page_title=translate("app_title", current_lang()),
-                       page_icon=":material/account_balance:", layout="wide")
+                       page_icon=":material/account_balance:", layout="wide",
+                       initial_sidebar_state="expanded")
     st.session_state[SHELL_ACTIVE] = True
     try:
         pages = build_pages()

@@ -13,7 +13,7 @@ BE = ["be_index", "startup_days", "construction_days", "property_days"]
 if f.sectors or f.agency_codes or f.item_types or f.channels:
     st.info(ctx.t("be_filter_note"))
 base = data.unit_base(f.with_months(f.month_to, f.month_to))
-kpi_row(data.latest(BE, f), BE, ctx.period_label)
+kpi_row(data.latest(BE, base), BE, ctx.period_label)
 
 heat = panels.be_heatmap_figure(f)
 if heat is not None:

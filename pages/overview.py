@@ -45,7 +45,7 @@ with right:
         card_badge("red", counts["red_cards"])
     kpi_row(now, ["warnings", "revoked_cards"], ctx.period_label, per_row=2)
     st.subheader(ctx.t("be_summary"))
-    be = data.latest(["be_index"], f)
+    be = data.latest(["be_index"], data.unit_base(f))
     kpi_row(be, ["be_index"], ctx.period_label, per_row=1)
     be_regions = panels.be_index_by_region(f)
     if be_regions.height:
