@@ -25,6 +25,21 @@ def month_of(col: str) -> pl.Expr:
     return pl.col(col).dt.truncate("1mo").dt.date()
 
 
+def flag_membership(rows: pl.LazyFrame, keys: pl.LazyFrame, key: str, out: str) -> pl.LazyFrame:
+    """Add boolean `out`: whether the row's `key` is among `keys` (unique values).
+
+    Only the key column goes through the join and the flag is attached positionally: joining
+    the wide case rows themselves would gather every column (seconds at millions of rows).
+    """
+    aligned = (
+        rows.select(key)
+        .join(keys.select(key, pl.lit(True).alias(out)), on=key, how="left",
+              maintain_order="left")
+        .select(pl.col(out).fill_null(False))
+    )
+    return pl.concat([rows, aligned], how="horizontal")
+
+
 def _in_clock() -> pl.Expr:
     return pl.col("accepted_at").is_not_null() & ~pl.col("status").is_in(
         ["not_accepted", "withdrawn"]
@@ -48,9 +63,9 @@ def intake_measures(cases: pl.LazyFrame, months: list[dt.date], settings: Settin
         cases.filter(pl.col("accepted_at").is_not_null() & pl.col("bundle_id").is_not_null())
         .group_by("bundle_id")
         .agg(pl.col("case_id").sort_by("accepted_at", "case_id").first())
-        .select("case_id", pl.lit(True).alias("__head"))
+        .select("case_id")
     )
-    rows = rows.join(bundle_heads, on="case_id", how="left")
+    rows = flag_membership(rows, bundle_heads, "case_id", "__head")
     stat, prom = pl.col("statutory_days"), pl.col("promised_days")
     compressible = (stat > 0) & prom.is_not_null()
     return _sum_to_grain(
@@ -83,7 +98,7 @@ def completed_clock(
     rows = cases.filter(
         _in_clock() & pl.col("completed_at").is_not_null() & (pl.col("completed_at") <= as_of)
     ).with_columns(
-        pl.col("case_id").alias("row_id"),
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("row_id"),
         pl.col("accepted_at").dt.date().alias("a_date"),
         pl.col("completed_at").dt.date().alias("e_date"),
     )
@@ -110,11 +125,7 @@ def completion_measures(
     rows = clocked.with_columns(month_of("completed_at").alias("month")).filter(
         pl.col("month").is_in(months)
     )
-    rows = rows.join(
-        reviewed_case_ids.select("case_id", pl.lit(True).alias("__reviewed")),
-        on="case_id",
-        how="left",
-    )
+    rows = flag_membership(rows, reviewed_case_ids.select("case_id"), "case_id", "__reviewed")
     rows = _workday_lag_ok(rows, calendar, "completed_at", "reported_at",
                            settings.report_lag_days, "__timely")
     stat, prom, used = pl.col("statutory_days"), pl.col("promised_days"), pl.col("used_wd")
@@ -183,9 +194,7 @@ def month_end_rows(
         .filter(pl.col("month").is_in(months))
     )
     return rows.with_columns(
-        pl.concat_str(pl.col("case_id"), pl.lit("|"), pl.col("month").cast(pl.String)).alias(
-            "row_id"
-        ),
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("row_id"),
         pl.col("accepted_at").dt.date().alias("a_date"),
         pl.min_horizontal(pl.col("month").dt.month_end(), pl.lit(as_of.date())).alias("e_date"),
     ).drop("__m0", "__m1")

@@ -26,7 +26,8 @@ import datetime as dt
 
 import polars as pl
 
-from metrics.clock import ORD, calendar_frame, date_of_ord
+from metrics.calendar import WorkCalendar
+from metrics.clock import ORD, as_calendar
 from metrics.settings import Settings
 from queries.schema import GRAIN, REVIEW_MEASURES
 
@@ -58,16 +59,16 @@ CARD_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def _with_ords(lf: pl.LazyFrame, cal: pl.DataFrame, dates: dict[str, str]) -> pl.LazyFrame:
-    """Add the working-day ord of each date column (`{date_col: ord_col}`) by a join on date.
+def _with_ords(lf: pl.LazyFrame, cal: WorkCalendar, dates: dict[str, str]) -> pl.LazyFrame:
+    """Add the working-day ord of each date column (`{date_col: ord_col}`).
 
-    A date outside the calendar index gets a null ord, so every comparison on it is null and is
-    counted as "not in time" rather than guessed.
+    Positional expressions on the calendar index, not joins (a join would gather every review
+    column once per date). A null date gives a null ord, so every comparison on it is null
+    and is counted as "not in time" rather than guessed.
     """
-    for date_col, ord_col in dates.items():
-        idx = cal.lazy().select(pl.col("date").alias(date_col), pl.col("ord").alias(ord_col))
-        lf = lf.join(idx, on=date_col, how="left")
-    return lf
+    return lf.with_columns(
+        cal.ord_expr(date_col).alias(ord_col) for date_col, ord_col in dates.items()
+    )
 
 
 def _prepared(
@@ -81,7 +82,7 @@ def _prepared(
 
     Shared by the facts and the cards so both read the deadlines the same way.
     """
-    cal = calendar_frame(calendar)
+    cal = as_calendar(calendar)
     as_of_date = as_of.date()
 
     def done_date(col: str) -> pl.Expr:
@@ -95,9 +96,13 @@ def _prepared(
     case_items = cases.select("case_id", pl.col("item_code").alias("__case_item")).unique(
         subset="case_id"
     )
+    rated = reviews.filter(pl.col("rated_at") <= as_of)
+    # Narrow join on the key, attached positionally (see case_measures.flag_membership).
+    item_of_case = rated.select("case_id").join(
+        case_items, on="case_id", how="left", maintain_order="left"
+    ).select("__case_item")
     rows = (
-        reviews.filter(pl.col("rated_at") <= as_of)
-        .join(case_items, on="case_id", how="left")
+        pl.concat([rated, item_of_case], how="horizontal")
         .with_columns(
             # '' for reviews with no case (hall service) or a case that is not in the log.
             pl.col("__case_item").fill_null("").alias("item_code"),
@@ -203,7 +208,7 @@ def review_cards(
         (pl.col("__deadline_ord") + 1).cast(ORD).alias("__card_ord"),
         pl.lit("working").alias("limit_unit"),
     )
-    rows = date_of_ord(rows, calendar_frame(calendar), "__card_ord", "issued_on")
+    rows = as_calendar(calendar).date_of_ord(rows, "__card_ord", "issued_on")
     rows = rows.filter(pl.col("issued_on") <= pl.col("__asof_d"))
     end_ord = pl.when(pl.col("__rectified")).then(pl.col("__ord_rect")).otherwise(
         pl.col("__ord_asof")

@@ -1,0 +1,359 @@
+"""Benchmark the metric job, and the same representative subset written other ways.
+
+    .venv/bin/python bench/bench_compute.py --cases 20000000 [--data DIR] [--skip-postgres]
+
+1. Generates the demo city to Parquet (once per size, cached in --data).
+2. Full recompute of every metric family (`metrics.jobs.compute_frames`) for all months, in a
+   fresh subprocess so that its peak RSS is its own.
+3. One month incremental: the case window of that month (the same condition as
+   `queries.inputs.case_window`) and `compute_frames` for that month.
+4. The representative subset — on-time rate, statutory speed-up rate and online share by
+   month × agency — four ways, same data, same run: our Polars clock, SQL in PostgreSQL, SQL in
+   DuckDB and pandas. The SQL and pandas versions are what a user would write: a calendar table
+   with a cumulative working-day index, suspensions cut and clipped but not merged (overlapping
+   suspensions are double-counted there; our clock merges them), so they do slightly less work.
+Prints a Markdown table for BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import io
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TABLES = ("regions", "agencies", "items", "cases", "suspensions", "reviews")
+AS_OF = dt.datetime(2026, 10, 31, 18, 0)
+FIRST, LAST = dt.date(2024, 1, 1), dt.date(2026, 10, 1)
+INCREMENTAL_MONTH = dt.date(2026, 9, 1)
+
+
+def _rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+
+
+def ensure_data(cases: int, data: Path) -> Path:
+    out = data / f"demo_{cases}"
+    if not (out / "cases.parquet").exists():
+        from xiaoneng.demo import generate, write_parquet
+
+        t = time.perf_counter()
+        write_parquet(generate(cases=cases, seed=20241, start=FIRST, end=LAST), out)
+        print(f"generated {cases:,} cases in {time.perf_counter() - t:.1f}s → {out}",
+              file=sys.stderr)
+    return out
+
+
+def _calendar():
+    from metrics.calendar import WorkCalendar
+    from queries.calendar import official_calendar
+
+    cal = WorkCalendar.from_frame(official_calendar(2004, 2026))
+    return cal.cover(dt.date(2023, 1, 1), dt.date(2028, 1, 1))
+
+
+def _read(path: Path) -> dict[str, pl.DataFrame]:
+    return {n: pl.read_parquet(path / f"{n}.parquet") for n in TABLES}
+
+
+def phase_full(path: Path) -> dict:
+    from metrics.jobs import compute_frames, month_range
+    from metrics.settings import Settings
+
+    tables = _read(path)
+    t = time.perf_counter()
+    frames = compute_frames(tables, month_range(FIRST, LAST), AS_OF, Settings(), _calendar())
+    wall = time.perf_counter() - t
+    return {"wall_s": wall, "peak_rss_gb": _rss_gb(),
+            "rows": {k: v.height for k, v in frames.items()}}
+
+
+def phase_incremental(path: Path) -> dict:
+    from metrics.jobs import compute_frames, previous_month
+    from metrics.settings import Settings
+
+    tables = _read(path)
+    t = time.perf_counter()
+    start = dt.datetime.combine(previous_month(INCREMENTAL_MONTH), dt.time())
+    end = dt.datetime.combine((INCREMENTAL_MONTH + dt.timedelta(days=32)).replace(day=1),
+                              dt.time())
+    c = tables["cases"]
+    touching = (pl.col("accepted_at") < end) & (
+        pl.col("completed_at").is_null() | (pl.col("completed_at") >= start))
+    chains = c.filter(touching)
+    window = c.filter(
+        touching
+        | pl.col("bundle_id").is_in(chains["bundle_id"].drop_nulls().implode())
+        | pl.col("project_code").is_in(chains["project_code"].drop_nulls().implode())
+    )
+    ids = window["case_id"].implode()
+    r = tables["reviews"]
+    sub = dict(tables, cases=window,
+               suspensions=tables["suspensions"].filter(pl.col("case_id").is_in(ids)),
+               reviews=r.filter((pl.col("rated_at") >= start - dt.timedelta(days=92))
+                                & (pl.col("rated_at") < end)))
+    frames = compute_frames(sub, [INCREMENTAL_MONTH], AS_OF, Settings(), _calendar())
+    return {"wall_s": time.perf_counter() - t, "window_cases": window.height,
+            "peak_rss_gb": _rss_gb(), "case_fact_rows": frames["case_facts"].height}
+
+
+# --- the representative subset, four ways ------------------------------------------------------
+
+SUBSET_SQL = """
+WITH c AS (
+  SELECT case_id, agency_code, channel, statutory_days, promised_days, limit_unit,
+         CAST(accepted_at AS DATE) AS a, CAST(completed_at AS DATE) AS e,
+         CAST(date_trunc('month', accepted_at) AS DATE) AS acc_month,
+         CAST(date_trunc('month', completed_at) AS DATE) AS comp_month
+  FROM cases WHERE accepted_at IS NOT NULL AND status NOT IN ('not_accepted', 'withdrawn')
+),
+s AS (
+  SELECT su.case_id,
+         SUM(GREATEST(0,
+             LEAST(CASE WHEN c.limit_unit = 'natural' THEN ct.ord_nat ELSE ct.ord END,
+                   CASE WHEN c.limit_unit = 'natural' THEN cs.ord_nat ELSE cs.ord END
+                     + COALESCE(su.approved_days, 1000000),
+                   CASE WHEN c.limit_unit = 'natural' THEN ce.ord_nat ELSE ce.ord END)
+           - GREATEST(CASE WHEN c.limit_unit = 'natural' THEN cs.ord_nat ELSE cs.ord END,
+                      CASE WHEN c.limit_unit = 'natural' THEN ca.ord_nat ELSE ca.ord END))) AS susp
+  FROM suspensions su
+  JOIN c ON c.case_id = su.case_id AND c.e IS NOT NULL
+  JOIN cal cs ON cs.date = CAST(su.started_at AS DATE)
+  JOIN cal ct ON ct.date = CAST(COALESCE(su.ended_at, c.e) AS DATE)
+  JOIN cal ca ON ca.date = c.a
+  JOIN cal ce ON ce.date = c.e
+  GROUP BY su.case_id
+),
+done AS (
+  SELECT c.comp_month AS month, c.agency_code, c.statutory_days,
+         COALESCE(c.promised_days, c.statutory_days) AS deadline,
+         (CASE WHEN c.limit_unit = 'natural' THEN ce.ord_nat - ca.ord_nat ELSE ce.ord - ca.ord END)
+           - COALESCE(s.susp, 0) AS used
+  FROM c JOIN cal ca ON ca.date = c.a JOIN cal ce ON ce.date = c.e
+  LEFT JOIN s ON s.case_id = c.case_id
+  WHERE c.e IS NOT NULL
+),
+comp AS (
+  SELECT month, agency_code,
+         SUM(CASE WHEN deadline IS NOT NULL AND used <= deadline THEN 1 ELSE 0 END) AS on_time,
+         SUM(CASE WHEN deadline IS NOT NULL THEN 1 ELSE 0 END) AS with_deadline,
+         SUM(CASE WHEN statutory_days > 0 THEN statutory_days - used ELSE 0 END) AS spd_gap,
+         SUM(CASE WHEN statutory_days > 0 THEN statutory_days ELSE 0 END) AS spd_stat
+  FROM done GROUP BY month, agency_code
+),
+intake AS (
+  SELECT acc_month AS month, agency_code, COUNT(*) AS accepted,
+         SUM(CASE WHEN channel IN ('online', 'mobile') THEN 1 ELSE 0 END) AS online
+  FROM cases_acc GROUP BY acc_month, agency_code
+)
+SELECT COALESCE(comp.month, intake.month) AS month,
+       COALESCE(comp.agency_code, intake.agency_code) AS agency_code,
+       on_time * 1.0 / NULLIF(with_deadline, 0) AS on_time_rate,
+       spd_gap * 1.0 / NULLIF(spd_stat, 0) AS statutory_speedup_rate,
+       online * 1.0 / NULLIF(accepted, 0) AS online_rate
+FROM comp FULL OUTER JOIN intake
+  ON comp.month = intake.month AND comp.agency_code = intake.agency_code
+"""
+CASES_ACC = ("CREATE {temp} VIEW cases_acc AS SELECT agency_code, channel, "
+             "CAST(date_trunc('month', accepted_at) AS DATE) AS acc_month FROM cases "
+             "WHERE accepted_at IS NOT NULL")
+
+
+def _cal_frame() -> pl.DataFrame:
+    return _calendar().index.select("date", "ord", "ord_nat")
+
+
+def subset_polars(t: dict[str, pl.DataFrame]) -> float:
+    from metrics.cards import clock_cases
+    from metrics.case_measures import completion_measures, intake_measures
+    from metrics.jobs import month_range
+    from metrics.settings import Settings
+
+    cal, s, months = _calendar(), Settings(), month_range(FIRST, LAST)
+    start = time.perf_counter()
+    cases = t["cases"].lazy()
+    clocked = clock_cases(cases, t["suspensions"].lazy(), cal, s, AS_OF)
+    comp = completion_measures(clocked.filter(pl.col("is_done")),
+                               pl.LazyFrame(schema={"case_id": pl.String}), cal, months, s)
+    comp = comp.group_by("month", "agency_code").agg(
+        pl.col("completed_on_time", "completed_with_deadline", "spd_statutory_gap",
+               "spd_statutory").sum())
+    intake = intake_measures(cases, months, s).group_by("month", "agency_code").agg(
+        pl.col("accepted", "online_accepted").sum())
+    out = comp.join(intake, on=["month", "agency_code"], how="full", coalesce=True).select(
+        "month", "agency_code",
+        (pl.col("completed_on_time") / pl.col("completed_with_deadline")).alias("on_time_rate"),
+        (pl.col("spd_statutory_gap") / pl.col("spd_statutory")).alias("statutory_speedup_rate"),
+        (pl.col("online_accepted") / pl.col("accepted")).alias("online_rate"),
+    ).collect()
+    assert out.height > 0
+    return time.perf_counter() - start
+
+
+def subset_duckdb(t: dict[str, pl.DataFrame]) -> float:
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("cases", t["cases"].to_arrow())
+    con.register("suspensions", t["suspensions"].to_arrow())
+    con.register("cal", _cal_frame().to_arrow())
+    con.execute(CASES_ACC.format(temp="TEMP"))
+    start = time.perf_counter()
+    rows = con.execute(SUBSET_SQL).fetchall()
+    assert rows
+    return time.perf_counter() - start
+
+
+def subset_pandas(t: dict[str, pl.DataFrame]) -> float:
+    import pandas as pd
+
+    cases = t["cases"].to_pandas()
+    susp = t["suspensions"].to_pandas()
+    cal = _cal_frame().to_pandas()
+    start = time.perf_counter()
+    c = cases[cases["accepted_at"].notna() & ~cases["status"].isin(["not_accepted", "withdrawn"])]
+    c = c.assign(a=c["accepted_at"].dt.normalize(), e=c["completed_at"].dt.normalize())
+    calw = cal.assign(date=pd.to_datetime(cal["date"])).set_index("date")
+    nat = c["limit_unit"].eq("natural")
+
+    def ords(col: pd.Series, natural: pd.Series) -> pd.Series:
+        looked = calw.reindex(col.values)
+        return pd.Series(looked["ord_nat"].where(natural.values, looked["ord"]).values,
+                         index=col.index)
+
+    done = c[c["e"].notna()].copy()
+    nd = nat[done.index]
+    done["oa"], done["oe"] = ords(done["a"], nd), ords(done["e"], nd)
+    s = susp.merge(done[["case_id", "e", "oa", "oe", "limit_unit"]], on="case_id")
+    sn = s["limit_unit"].eq("natural")
+    s["os"] = ords(s["started_at"].dt.normalize(), sn)
+    s["ot"] = ords(s["ended_at"].fillna(s["e"]).dt.normalize(), sn)
+    hi = s[["ot", "oe"]].min(axis=1)
+    hi = hi.where(s["approved_days"].isna(), pd.concat([hi, s["os"] + s["approved_days"]],
+                                                       axis=1).min(axis=1))
+    s["susp"] = (hi - s[["os", "oa"]].max(axis=1)).clip(lower=0)
+    done = done.merge(s.groupby("case_id")["susp"].sum(), left_on="case_id", right_index=True,
+                      how="left")
+    done["used"] = done["oe"] - done["oa"] - done["susp"].fillna(0)
+    done["deadline"] = done["promised_days"].fillna(done["statutory_days"])
+    done["month"] = done["completed_at"].dt.to_period("M")
+    has = done["deadline"].notna()
+    pos = done["statutory_days"] > 0
+    done = done.assign(on_time=(has & (done["used"] <= done["deadline"])).astype(int),
+                       with_deadline=has.astype(int),
+                       gap=(done["statutory_days"] - done["used"]).where(pos, 0),
+                       stat=done["statutory_days"].where(pos, 0))
+    comp = done.groupby(["month", "agency_code"])[["on_time", "with_deadline", "gap", "stat"]].sum()
+    acc = cases[cases["accepted_at"].notna()]
+    intake = acc.assign(month=acc["accepted_at"].dt.to_period("M"),
+                        online=acc["channel"].isin(["online", "mobile"]).astype(int)).groupby(
+        ["month", "agency_code"]).agg(accepted=("case_id", "size"), online=("online", "sum"))
+    out = comp.join(intake, how="outer")
+    out = out.assign(on_time_rate=out["on_time"] / out["with_deadline"],
+                     speedup=out["gap"] / out["stat"], online_rate=out["online"] / out["accepted"])
+    assert len(out)
+    return time.perf_counter() - start
+
+
+def subset_postgres(t: dict[str, pl.DataFrame], url: str) -> float:
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    name = "xiaoneng_bench"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine = sa.create_engine(sa.engine.make_url(url).set(database=name))
+    try:
+        raw = engine.raw_connection()
+        with raw.cursor() as cur:
+            for table, df, ddl in (
+                ("cases", t["cases"], None), ("suspensions", t["suspensions"], None),
+                ("cal", _cal_frame(), "date date, ord int, ord_nat int"),
+            ):
+                if ddl is None:
+                    from queries.schema import metadata
+
+                    metadata.tables[table].create(engine)
+                else:
+                    cur.execute(f"CREATE TABLE {table} ({ddl})")
+                buf = io.BytesIO()
+                df.write_csv(buf, include_header=False, null_value="\\N")
+                buf.seek(0)
+                cur.copy_expert(f"COPY {table} ({', '.join(df.columns)}) FROM STDIN "
+                                "WITH (FORMAT csv, NULL '\\N')", buf)
+            cur.execute("CREATE INDEX ON cal (date)")
+            cur.execute(CASES_ACC.format(temp=""))
+            cur.execute("ANALYZE")
+        raw.commit()
+        start = time.perf_counter()
+        with raw.cursor() as cur:
+            cur.execute(SUBSET_SQL)
+            assert cur.fetchall()
+        wall = time.perf_counter() - start
+        raw.close()
+        return wall
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+
+
+def _in_subprocess(phase: str, path: Path) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--phase", phase, "--path", str(path)],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--cases", type=int, default=20_000_000)
+    p.add_argument("--data", type=Path, default=ROOT / "data" / "bench")
+    p.add_argument("--postgres", default=os.environ.get(
+        "TEST_DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"))
+    p.add_argument("--skip-postgres", action="store_true")
+    p.add_argument("--phase", choices=["full", "incremental"])
+    p.add_argument("--path", type=Path)
+    args = p.parse_args()
+    if args.phase:
+        result = phase_full(args.path) if args.phase == "full" else phase_incremental(args.path)
+        print(json.dumps(result))
+        return
+    path = ensure_data(args.cases, args.data)
+    full = _in_subprocess("full", path)
+    inc = _in_subprocess("incremental", path)
+    tables = _read(path)
+    ours = subset_polars(tables)
+    duck = subset_duckdb(tables)
+    pand = subset_pandas(tables)
+    pg = None if args.skip_postgres else subset_postgres(tables, args.postgres)
+    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f}; {args.cases:,} cases, "
+          f"{tables['suspensions'].height:,} suspensions, {tables['reviews'].height:,} reviews")
+    print("\n| what | wall | peak RSS | note |\n|---|---|---|---|")
+    print(f"| full recompute, all families, {FIRST:%Y-%m}..{LAST:%Y-%m} | {full['wall_s']:.1f} s "
+          f"| {full['peak_rss_gb']:.1f} GB | target < 30 s, < 6 GB (20M) |")
+    print(f"| one month incremental ({INCREMENTAL_MONTH:%Y-%m}, {inc['window_cases']:,} cases in "
+          f"window) | {inc['wall_s']:.1f} s | {inc['peak_rss_gb']:.1f} GB | target < 3 s |")
+    print("\n| subset: on-time, speed-up, online share by month × agency | wall | ours is |"
+          "\n|---|---|---|")
+    print(f"| xiaoneng (Polars clock, merged suspensions) | {ours:.2f} s | — |")
+    for name, val in (("DuckDB SQL", duck), ("pandas", pand), ("PostgreSQL SQL", pg)):
+        if val is not None:
+            print(f"| {name} | {val:.2f} s | {val / ours:.1f}× faster |")
+
+
+if __name__ == "__main__":
+    main()
