@@ -198,6 +198,8 @@ cards = sa.Table(
     comment="红黄牌 records (metrics.md §6)",
 )
 sa.Index("ix_cards_agency_month", cards.c.agency_code, cards.c.month)
+# The case lists ask "does this case have a card?" (late, overdue at month end).
+sa.Index("ix_cards_case", cards.c.case_id)
 warnings = sa.Table(
     "warnings", metadata,
     sa.Column("case_id", sa.Text(), primary_key=True),
