@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-venv.sh
+# CJK fonts and pango for the PDF bulletin (apt-get when missing; the app runs without them,
+# only the PDF download then fails with a message).
+bash scripts/ensure-report-tools.sh || echo "demo: PDF bulletins need the packages above" >&2
 export PATH="$PWD/.venv/bin:$PATH"
 xiaoneng init-db
 xiaoneng generate --if-empty --cases "${DEMO_CASES:-200000}"

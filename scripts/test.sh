@@ -5,6 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-venv.sh dev
+# Debian packages the browser test and the PDF bulletin need (chromium, CJK fonts, pango,
+# poppler); installed with apt-get when missing.
+bash scripts/ensure-browser.sh
+bash scripts/ensure-report-tools.sh
 export PATH="$PWD/.venv/bin:$PATH"
 ruff check .
 pytest "$@"
