@@ -85,8 +85,17 @@ def _fit_one(y: np.ndarray, x: np.ndarray, x_new: np.ndarray, level: float,
     seasonal = (1, 0, 0, 12) if seasonal_ar and n >= 36 else (0, 0, 0, 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = SARIMAX(np.log(y), exog=exog, order=(1, 0, 0), seasonal_order=seasonal,
-                      trend="c").fit(disp=False, maxiter=50)
+        ly = np.log(y)
+        design = np.hstack([np.ones((n, 1)), exog])
+        coef, *_ = np.linalg.lstsq(design, ly, rcond=None)
+        resid = ly - design @ coef
+        rho = float(np.clip(np.corrcoef(resid[:-1], resid[1:])[0, 1], -0.9, 0.9)) \
+            if n > 3 else 0.0
+        model = SARIMAX(ly, exog=exog, order=(1, 0, 0), seasonal_order=seasonal, trend="c",
+                        concentrate_scale=True)
+        # start from least squares and the lag-1 residual correlation: few iterations needed
+        start = np.concatenate([coef, [rho], [0.0] * (seasonal[0])])
+        res = model.fit(start_params=start, disp=False, maxiter=50)
         fc = res.get_forecast(len(x_new), exog=exog_new)
         mean = np.asarray(fc.predicted_mean)
         ci = np.asarray(fc.conf_int(alpha=1 - level))

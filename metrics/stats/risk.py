@@ -266,9 +266,10 @@ def backtest(tables: data.Tables, months: list[dt.date], settings: StatsSettings
 def reliability(pooled: pl.DataFrame, bins: int) -> pl.DataFrame:
     """Mean predicted vs. observed overdue share: the model by quantile bins of its prediction,
     the rule by flagged / not flagged, the base rate as one group."""
+    # equal-count bins by rank (ties broken by order, so every bin has n/bins cases)
+    order = ((pl.col("model").rank("ordinal") - 1) * bins / pl.len()).floor().cast(pl.Int64)
     model = pooled.with_columns(
-        pl.col("model").qcut(bins, labels=[f"q{i + 1}" for i in range(bins)],
-                             allow_duplicates=True).cast(pl.String).alias("bin")
+        pl.concat_str(pl.lit("q"), (order + 1).cast(pl.String)).alias("bin")
     ).group_by("bin").agg(
         pl.len().alias("cases"), pl.col("model").mean().alias("mean_predicted"),
         pl.col("y").mean().alias("observed"), pl.col("model").min().alias("from"),

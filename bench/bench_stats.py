@@ -1,0 +1,93 @@
+"""Time every statistics step for one month: case-mix funnel, trends, share funnels, forecasts,
+predicted risk.
+
+    python bench/bench_stats.py --demo --cases 200000            # the seeded demo, in memory
+    python bench/bench_stats.py --parquet demo/ --month 2026-10  # contract Parquet files
+    python bench/bench_stats.py --month 2026-10                  # DATABASE_URL (or the default)
+
+The target is under 30 s for one month of a 20-million-case log (excluding reading the data,
+which is timed separately). Prints one line per step and the total.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--parquet", help="directory of contract Parquet files")
+    g.add_argument("--demo", action="store_true", help="generate the demo city in memory")
+    p.add_argument("--cases", type=int, default=200_000)
+    p.add_argument("--seed", type=int, default=20241)
+    p.add_argument("--month", help="YYYY-MM (default: the latest month with data)")
+    args = p.parse_args()
+
+    import polars as pl
+
+    from metrics.stats import data
+    from metrics.stats.forecast import forecast_volume, monthly_volume
+    from metrics.stats.lagging import assess
+    from metrics.stats.risk import fit_risk_model, open_cases, predict_risk
+
+    t0 = time.perf_counter()
+    if args.parquet:
+        tables, source = data.read_parquet_dir(Path(args.parquet)), args.parquet
+    elif args.demo:
+        from xiaoneng.demo import generate
+
+        tables = data.from_frames(generate(cases=args.cases, seed=args.seed,
+                                           start=dt.date(2024, 1, 1), end=dt.date(2026, 10, 1)))
+        source = f"demo {args.cases:,} cases seed {args.seed}"
+    else:
+        from queries.engine import check_connection, make_engine
+
+        engine = make_engine()
+        check_connection(engine)
+        tables, source = data.read_database(engine), "database"
+    load = time.perf_counter() - t0
+    month = (dt.datetime.strptime(args.month, "%Y-%m").date() if args.month
+             else tables.last_month)
+    print(f"data: {source}, {tables.cases.height:,} cases; month {month:%Y-%m}")
+    print(f"  read / generate            {load:7.2f} s (not counted)")
+
+    steps: dict[str, float] = {}
+    t0 = time.perf_counter()
+    a = assess(tables, month)
+    steps.update({f"assess: {k}": v for k, v in a.timings.items()})
+    steps["assess: total"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    for by in ("region_code", "sector"):
+        forecast_volume(monthly_volume(tables.cases, tables.agencies, by), tables.calendar, month)
+    steps["forecast (regions + sectors)"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    moment = data.month_end_moment(month)
+    from queries.extracts import add_months
+
+    clock = data.clocked(tables, moment, add_months(month, -8))
+    model = fit_risk_model(clock, moment)
+    scored = predict_risk(model, open_cases(clock))
+    steps["risk (clock, Cox fit, score)"] = time.perf_counter() - t0
+
+    for k, v in steps.items():
+        print(f"  {k:<27}{v:7.2f} s")
+    total = steps["assess: total"] + steps["forecast (regions + sectors)"] + \
+        steps["risk (clock, Cox fit, score)"]
+    print(f"  {'TOTAL':<27}{total:7.2f} s   ({a.casemix.units.height} agencies, "
+          f"{a.lagging.height} lagging, {scored.height:,} open cases scored, "
+          f"{model.trained_on:,} training cases)")
+    del pl
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
