@@ -1,0 +1,153 @@
+"""Who may do what, and which agencies a user may see.
+
+Roles (issue 7):
+
+* leader      — reads everything
+* supervisor  — reads everything, runs jobs, edits settings and the calendar, imports data,
+                publishes bulletins, reads the audit log
+* analyst     — reads everything, exports
+* unit        — reads and exports only inside an assigned scope: region subtrees and/or a
+                list of agencies
+* admin       — manages accounts, reads the audit log; sees no case data
+
+`require(user, action)` is called by the functions the UI calls (not only by hiding widgets),
+so a forged rerun or a direct call cannot run a job or publish without the role.
+
+`allowed_agencies(...)` turns a user into the query layer's access scope
+(`Filters.allowed_agencies`): None = everything, a tuple = only these agencies (an empty tuple
+shows nothing). It fails closed: an unknown role, or a unit user with no scope, sees nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from queries.errors import XiaonengError
+
+ROLES: tuple[str, ...] = ("leader", "supervisor", "analyst", "unit", "admin")
+ROLE_LABELS: dict[str, tuple[str, str]] = {
+    "leader": ("领导", "Leader"),
+    "supervisor": ("督查室", "Supervision office"),
+    "analyst": ("分析员", "Analyst"),
+    "unit": ("单位用户", "Unit user"),
+    "admin": ("系统管理员", "Administrator"),
+}
+
+ACTIONS: dict[str, frozenset[str]] = {
+    "read": frozenset({"leader", "supervisor", "analyst", "unit"}),
+    "read_all": frozenset({"leader", "supervisor", "analyst"}),
+    "export": frozenset({"analyst", "unit"}),
+    "run_job": frozenset({"supervisor"}),
+    "edit_settings": frozenset({"supervisor"}),
+    "edit_calendar": frozenset({"supervisor"}),
+    "import_data": frozenset({"supervisor"}),
+    "publish_bulletin": frozenset({"supervisor"}),
+    "view_data_admin": frozenset({"leader", "supervisor", "analyst", "admin"}),
+    "view_quarantine": frozenset({"supervisor", "analyst"}),
+    "view_audit": frozenset({"supervisor", "admin"}),
+    "manage_accounts": frozenset({"admin"}),
+}
+
+
+class PermissionDenied(XiaonengError):
+    """The signed-in user's role does not allow the action."""
+
+
+@dataclass(frozen=True)
+class User:
+    """The signed-in user as the app sees it (hashable: part of no cache key, but comparable).
+
+    `regions` and `agencies` are the unit user's assigned scope (ignored for other roles).
+    """
+
+    username: str
+    role: str
+    display_name: str = ""
+    regions: tuple[str, ...] = ()
+    agencies: tuple[str, ...] = ()
+    method: str = "password"  # password / sso / demo / test
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "regions", tuple(sorted({str(r) for r in self.regions})))
+        object.__setattr__(self, "agencies", tuple(sorted({str(a) for a in self.agencies})))
+
+    @property
+    def scope_label(self) -> str:
+        """What the user may see, as recorded in the audit log."""
+        if self.role in ACTIONS["read_all"]:
+            return "all"
+        if self.role != "unit":
+            return "none"
+        parts = [f"region:{r}" for r in self.regions] + [f"agency:{a}" for a in self.agencies]
+        return ",".join(parts) or "none"
+
+
+def can(user: User | None, action: str) -> bool:
+    if user is None:
+        return False
+    if action not in ACTIONS:
+        raise XiaonengError(f"unknown action {action!r}")
+    return user.role in ACTIONS[action]
+
+
+def require(user: User | None, action: str) -> User:
+    """Raise PermissionDenied unless `user` may do `action`; return the user."""
+    if user is None:
+        raise PermissionDenied(f"not signed in: {action} needs a signed-in user")
+    if not can(user, action):
+        raise PermissionDenied(f"role {user.role!r} may not {action}")
+    return user
+
+
+def subtree(regions: Iterable[tuple[str, str | None]], roots: Sequence[str]) -> set[str]:
+    """Every region code under (and including) `roots`, from (code, parent) pairs."""
+    children: dict[str | None, list[str]] = {}
+    for code, parent in regions:
+        children.setdefault(parent, []).append(code)
+    out: set[str] = set()
+    stack = list(roots)
+    while stack:
+        c = stack.pop()
+        if c not in out:
+            out.add(c)
+            stack.extend(children.get(c, []))
+    return out
+
+
+def allowed_agencies(
+    user: User | None,
+    regions: Iterable[tuple[str, str | None]],
+    agencies: Iterable[tuple[str, str]],
+) -> tuple[str, ...] | None:
+    """The user's access scope as agency codes (None: unrestricted; () : nothing).
+
+    `regions` are (region_code, parent_code) pairs, `agencies` (agency_code, region_code)
+    pairs, both read from the database by the caller.
+    """
+    if user is None:
+        return ()
+    if user.role in ACTIONS["read_all"]:
+        return None
+    if user.role != "unit":
+        return ()
+    codes = subtree(regions, user.regions) if user.regions else set()
+    known = {a: r for a, r in agencies}
+    out = {a for a, r in known.items() if r in codes}
+    out |= {a for a in user.agencies if a in known}
+    return tuple(sorted(out))
+
+
+def bulletin_scopes_allowed(user: User | None) -> tuple[str, ...] | None:
+    """Bulletin scope keys the user may read: None = any; a tuple of "county:CODE" otherwise.
+
+    A unit user assigned exactly county regions reads those counties' bulletins; a unit user
+    scoped by agency list reads none (a bulletin covers a whole county or sector).
+    """
+    if user is None:
+        return ()
+    if user.role in ACTIONS["read_all"]:
+        return None
+    if user.role != "unit":
+        return ()
+    return tuple(f"county:{r}" for r in user.regions)
