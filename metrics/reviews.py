@@ -93,9 +93,8 @@ def _prepared(
             .otherwise(None)
         )
 
-    case_items = cases.select("case_id", pl.col("item_code").alias("__case_item")).unique(
-        subset="case_id"
-    )
+    # case_id is the cases table's primary key, so no de-duplication is needed here.
+    case_items = cases.select("case_id", pl.col("item_code").alias("__case_item"))
     rated = reviews.filter(pl.col("rated_at") <= as_of)
     # Narrow join on the key, attached positionally (see case_measures.flag_membership).
     item_of_case = rated.select("case_id").join(
