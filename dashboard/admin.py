@@ -17,7 +17,9 @@ import polars as pl
 
 from dashboard import data
 from dashboard.state import engine
+from queries import audit
 from queries.contract import TABLES
+from xiaoneng.authz import User, require
 
 
 def read_preview(name: str, payload: bytes, rows: int = 20) -> tuple[list[str], pl.DataFrame]:
@@ -69,20 +71,36 @@ def mapping_toml(file_name: str, table: str, columns: Mapping[str, str | None]) 
     return "\n".join(lines) + "\n"
 
 
-def import_upload(name: str, payload: bytes, table: str, columns: Mapping[str, str | None]
-                  ) -> Any:
-    """Import an uploaded file with the chosen mapping (one transaction) and invalidate."""
+def import_upload(name: str, payload: bytes, table: str, columns: Mapping[str, str | None],
+                  user: User | None = None) -> Any:
+    """Import an uploaded file with the chosen mapping (one transaction), audit, invalidate."""
     from queries.importer import import_paths
 
+    require(user, "import_data")
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}")
+    detail: dict[str, Any] = {"file": Path(name).name, "table": table, "bytes": len(payload)}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(name).name
         path.write_bytes(payload)
         mapping = Path(tmp) / "mapping.toml"
         mapping.write_text(mapping_toml(path.name, table, columns), encoding="utf-8")
         try:
-            return import_paths(engine(), [path], mapping=mapping, progress=False)
+            report = import_paths(engine(), [path], mapping=mapping, progress=False)
+        except Exception as exc:
+            _audit(user, "import", {**detail, "ok": False, "error": str(exc)[:500]})
+            raise
         finally:
             data.invalidate()
+    _audit(user, "import", {**detail, "ok": bool(report.ok), "read": report.read,
+                            "loaded": report.loaded, "quarantined": report.quarantined})
+    return report
+
+
+def _audit(user: User | None, action: str, detail: dict[str, Any]) -> None:
+    assert user is not None
+    audit.record(engine(), user.username, action, role=user.role, scope=user.scope_label,
+                 detail=detail)
 
 
 def report_frame(report: Any) -> pl.DataFrame:
@@ -90,10 +108,15 @@ def report_frame(report: Any) -> pl.DataFrame:
     return pl.DataFrame(rows) if rows else pl.DataFrame()
 
 
-def save_calendar(edited: pl.DataFrame, original: pl.DataFrame) -> int:
-    """Write the days whose workday flag or name changed (source: the dashboard edit)."""
+def save_calendar(edited: pl.DataFrame, original: pl.DataFrame, user: User | None = None
+                  ) -> int:
+    """Write the days whose workday flag or name changed (source: the dashboard edit).
+
+    The change is audited with each day's before and after.
+    """
     from queries.calendar import upsert_days
 
+    require(user, "edit_calendar")
     joined = edited.join(original, on="date", suffix="_old")
     changed = joined.filter(
         (pl.col("is_workday") != pl.col("is_workday_old"))
@@ -101,27 +124,105 @@ def save_calendar(edited: pl.DataFrame, original: pl.DataFrame) -> int:
     ).select("date", "is_workday", "name",
              pl.lit(f"edited in the dashboard {dt.date.today():%Y-%m-%d}").alias("source"))
     n = upsert_days(engine(), changed) if changed.height else 0
+    if n:
+        rows = joined.filter(pl.col("date").is_in(changed["date"].implode()))
+        _audit(user, "calendar", {
+            "before": [{"date": r["date"], "is_workday": r["is_workday_old"],
+                        "name": r["name_old"]} for r in rows.iter_rows(named=True)],
+            "after": [{"date": r["date"], "is_workday": r["is_workday"], "name": r["name"]}
+                      for r in rows.iter_rows(named=True)]})
     data.invalidate()
     return n
 
 
-def import_calendar(name: str, payload: bytes) -> int:
+def import_calendar(name: str, payload: bytes, user: User | None = None) -> int:
     from queries.calendar import import_calendar_file
 
+    require(user, "edit_calendar")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(name).name
         path.write_bytes(payload)
         n = import_calendar_file(engine(), path)
+    _audit(user, "calendar", {"file": Path(name).name, "days": n})
     data.invalidate()
     return n
 
 
-def run_job(months: list[dt.date] | None, as_of: dt.datetime) -> Any:
-    """Run the metric job (the whole history when `months` is None) and invalidate."""
-    from metrics.jobs import run_compute
-    from metrics.settings import load_settings
+def save_settings(changes: Mapping[str, Any], user: User | None = None) -> dict:
+    """Store changed thresholds (validated; audited before/after in the same transaction)."""
+    from queries.settings_store import save
 
+    require(user, "edit_settings")
+    assert user is not None
     try:
-        return run_compute(engine(), months, as_of=as_of, settings=load_settings())
+        return save(engine(), changes, user.username, user.role)
     finally:
         data.invalidate()
+
+
+def run_job(months: list[dt.date] | None, as_of: dt.datetime, user: User | None = None) -> Any:
+    """Run the metric job (the whole history when `months` is None), audit, invalidate."""
+    from metrics.jobs import run_compute
+
+    require(user, "run_job")
+    detail: dict[str, Any] = {"months": [f"{m:%Y-%m}" for m in months] if months else "all",
+                              "as_of": as_of}
+    try:
+        result = run_compute(engine(), months, as_of=as_of, settings=data.settings_in_force())
+    except Exception as exc:
+        _audit(user, "job_run", {**detail, "ok": False, "error": str(exc)[:500]})
+        raise
+    finally:
+        data.invalidate()
+    _audit(user, "job_run", {**detail, "ok": True,
+                             "summary": result.format().splitlines()[0][:500]})
+    return result
+
+
+def accounts_panel(user: User | None, lang: str) -> None:
+    """Admin: the account list, create an account, disable / enable one (all audited)."""
+    import streamlit as st
+
+    from queries import accounts_store
+    from xiaoneng.authz import ROLES
+
+    require(user, "manage_accounts")
+    assert user is not None
+    zh = lang == "zh"
+    rows = accounts_store.list_accounts(engine())
+    st.dataframe(pl.DataFrame(
+        [{"username": a.username, "role": a.role, "disabled": a.disabled,
+          "regions": ",".join(a.regions), "agencies": ",".join(a.agencies),
+          "email": a.email, "last_login_at": a.last_login_at, "locked_until": a.locked_until}
+         for a in rows]), hide_index=True, width="stretch")
+    with st.form("account_create", clear_on_submit=True):
+        c1, c2, c3 = st.columns(3)
+        username = c1.text_input("用户名" if zh else "Username", max_chars=64)
+        role = c2.selectbox("角色" if zh else "Role", ROLES)
+        password = c3.text_input("初始密码" if zh else "Initial password", type="password",
+                                 max_chars=1024)
+        regions = c1.text_input("区划代码（单位用户）" if zh else "Region codes (unit users)",
+                                max_chars=2000)
+        agencies = c2.text_input("部门代码（单位用户）" if zh else "Agency codes (unit users)",
+                                 max_chars=2000)
+        email = c3.text_input("统一身份邮箱（可选）" if zh else "SSO email (optional)",
+                              max_chars=200)
+        if st.form_submit_button("创建" if zh else "Create"):
+            try:
+                accounts_store.create_account(
+                    engine(), username.strip(), role, password or None,
+                    regions=[c.strip() for c in regions.split(",") if c.strip()],
+                    agencies=[c.strip() for c in agencies.split(",") if c.strip()],
+                    email=email.strip() or None, by=user.username)
+                st.success(username)
+            except Exception as exc:
+                st.error(str(exc))
+    names = [a.username for a in rows if a.username != user.username]
+    if names:
+        c1, c2 = st.columns([3, 1])
+        who = c1.selectbox("账号" if zh else "Account", names, key="acc_pick")
+        target = next(a for a in rows if a.username == who)
+        label = ("启用" if zh else "Enable") if target.disabled else ("停用" if zh else "Disable")
+        if c2.button(label, key="acc_toggle"):
+            accounts_store.set_disabled(engine(), who, not target.disabled, by=user.username)
+            st.rerun()

@@ -10,6 +10,13 @@ app clears it at once after an in-app import, job run or calendar edit (`invalid
 
 Pages never call the query layer directly; they call these functions, which return Polars
 frames or plain values.
+
+Access scope. Every function here that reads case data applies the signed-in user's scope
+itself (`_enforce`): the scope is computed on the server from the account (`scope()`), then
+intersected into the `Filters` the page passed, so a page, a URL parameter or a drill-down path
+can narrow it but never widen it. Because the scoped `Filters` is an argument of the cached
+function, the scope is part of every cache key: two users of different scope calling the same
+function with the same page filters get different entries and different results.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from metrics.settings import Settings, load_settings
 from queries import extracts, views
 from queries.engine import database_url
 from queries.extracts import Filters, add_months
+from xiaoneng import authz
+from xiaoneng.authz import User
 
 VERSION_TTL_S = 5
 
@@ -36,10 +45,17 @@ def _url() -> str:
     return database_url()
 
 
+def settings_in_force(url: str | None = None) -> Settings:
+    """The settings file with the supervision office's overrides from the database."""
+    from queries.settings_store import overrides
+
+    return load_settings(overrides=overrides(_engine(url or _url())))
+
+
 @st.cache_data(ttl=VERSION_TTL_S, show_spinner=False)
 def _version(url: str) -> str:
     try:
-        digest = load_settings().digest()
+        digest = settings_in_force(url).digest()
     except Exception:  # an invalid settings file is reported elsewhere; keep the app usable
         digest = "invalid-settings"
     return f"{views.data_version(_engine(url))}|{digest}"
@@ -57,7 +73,7 @@ def invalidate() -> None:
 
 @st.cache_data(ttl=3600, show_spinner=False)
 def _settings(ver: str) -> Settings:
-    return load_settings()
+    return settings_in_force()
 
 
 def settings() -> Settings:
@@ -92,8 +108,72 @@ def _options(url: str, ver: str) -> FilterOptions:
     )
 
 
+def _user() -> User | None:
+    from dashboard.auth import current_user
+
+    return current_user()
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _scope(url: str, ver: str, user: User | None) -> tuple[str, ...] | None:
+    opts = _options(url, ver)
+    return authz.allowed_agencies(user, ((r[0], r[2]) for r in opts.regions),
+                                  ((a[0], a[2]) for a in opts.agencies))
+
+
+def scope() -> tuple[str, ...] | None:
+    """The signed-in user's agencies (None: all; (): nothing, e.g. nobody signed in)."""
+    return _scope(_url(), version(), _user())
+
+
+def _enforce(filters: Filters) -> Filters:
+    """`filters` narrowed to the user's scope (a page cannot widen it: it is intersected)."""
+    allowed = scope()
+    if allowed is None:
+        return filters
+    if filters.allowed_agencies is not None:
+        allowed = tuple(sorted(set(allowed) & set(filters.allowed_agencies)))
+    return dataclasses.replace(filters, allowed_agencies=allowed)
+
+
+def enforce(filters: Filters) -> Filters:
+    """Public form of `_enforce` for code that calls the query API outside the cache (exports)."""
+    return _enforce(filters)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _scoped_options(url: str, ver: str, allowed: tuple[str, ...] | None,
+                    user_regions: tuple[str, ...]) -> FilterOptions:
+    """The options a scoped user may pick: own agencies, own region subtrees and their ancestors.
+
+    A URL naming another unit's region or agency is then dropped by `ViewFilters.from_query`
+    (and would match nothing anyway: the data layer intersects the scope).
+    """
+    opts = _options(url, ver)
+    if allowed is None:
+        return opts
+    keep_agencies = set(allowed)
+    agencies = tuple(a for a in opts.agencies if a[0] in keep_agencies)
+    pairs = [(r[0], r[2]) for r in opts.regions]
+    roots = set(user_regions) | {a[2] for a in agencies}
+    keep = authz.subtree(pairs, sorted(roots))
+    parent = dict(pairs)
+    for code in list(keep):
+        p = parent.get(code)
+        while p is not None and p not in keep:
+            keep.add(p)
+            p = parent.get(p)
+    regions = tuple(r for r in opts.regions if r[0] in keep)
+    sectors = tuple(sorted({a[3] for a in agencies if a[3]}))
+    return dataclasses.replace(opts, regions=regions, agencies=agencies, sectors=sectors,
+                               region_names={k: v for k, v in opts.region_names.items()
+                                             if k in keep})
+
+
 def options() -> FilterOptions:
-    return _options(_url(), version())
+    user = _user()
+    allowed = scope()
+    return _scoped_options(_url(), version(), allowed, user.regions if user else ())
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -147,7 +227,7 @@ def _values(url: str, ver: str, ids: tuple[str, ...], filters: Filters, grain: s
 def values(ids: list[str] | tuple[str, ...], filters: Filters, grain: str = "city",
            period: str = "month") -> pl.DataFrame:
     """metric_values for the filter's month range (see metrics.query for the columns)."""
-    return _values(_url(), version(), tuple(ids), filters, grain, period)
+    return _values(_url(), version(), tuple(ids), _enforce(filters), grain, period)
 
 
 def latest(ids: list[str] | tuple[str, ...], filters: Filters, grain: str = "city"
@@ -172,7 +252,8 @@ def _ranking(url: str, ver: str, metric_id: str, filters: Filters, grain: str,
 
 def ranking(metric_id: str, filters: Filters, grain: str = "region") -> pl.DataFrame:
     s = settings()
-    return _ranking(_url(), version(), metric_id, filters, grain, filters.month_to, s.min_n_rank)
+    return _ranking(_url(), version(), metric_id, _enforce(filters), grain, filters.month_to,
+                    s.min_n_rank)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -186,7 +267,7 @@ def _case_list(url: str, ver: str, metric_id: str, filters: Filters, month: dt.d
 def case_list(metric_id: str, filters: Filters, page: int = 1, page_size: int = 50,
               part: str = "numerator") -> tuple[pl.DataFrame, int]:
     """One page of the cases behind a metric in the filter's last month, and the total."""
-    return _case_list(_url(), version(), metric_id, filters, filters.month_to, page,
+    return _case_list(_url(), version(), metric_id, _enforce(filters), filters.month_to, page,
                       page_size, part, tuple(settings().online_channels))
 
 
@@ -206,29 +287,30 @@ def _view(url: str, ver: str, name: str, filters: Filters | None, args: tuple) -
 
 
 def warnings(filters: Filters) -> tuple[pl.DataFrame, int]:
-    return _view(_url(), version(), "warnings_list", filters, ())
+    return _view(_url(), version(), "warnings_list", _enforce(filters), ())
 
 
 def cards(filters: Filters, kinds: tuple[str, ...] = ("yellow", "red"),
           subject: str | None = None, still_open: bool | None = None, limit: int = 500
           ) -> tuple[pl.DataFrame, int]:
-    return _view(_url(), version(), "cards_list", filters, (kinds, subject, still_open, limit))
+    return _view(_url(), version(), "cards_list", _enforce(filters),
+                 (kinds, subject, still_open, limit))
 
 
 def review_levels(filters: Filters) -> pl.DataFrame:
-    return _view(_url(), version(), "review_levels", filters, ())
+    return _view(_url(), version(), "review_levels", _enforce(filters), ())
 
 
 def bad_review_tags(filters: Filters) -> pl.DataFrame:
-    return _view(_url(), version(), "bad_review_tags", filters, ())
+    return _view(_url(), version(), "bad_review_tags", _enforce(filters), ())
 
 
 def rectification_status(filters: Filters) -> pl.DataFrame:
-    return _view(_url(), version(), "rectification_status", filters, ())
+    return _view(_url(), version(), "rectification_status", _enforce(filters), ())
 
 
 def used_days_histogram(filters: Filters) -> pl.DataFrame:
-    return _view(_url(), version(), "used_days_histogram", filters, ())
+    return _view(_url(), version(), "used_days_histogram", _enforce(filters), ())
 
 
 def online_depth(filters: Filters) -> pl.DataFrame:
@@ -236,12 +318,19 @@ def online_depth(filters: Filters) -> pl.DataFrame:
 
 
 def case_detail(case_id: str) -> dict[str, Any] | None:
-    return _view(_url(), version(), "case_detail", None, (case_id,))
+    """One case for the timeline; None when it does not exist or is outside the user's scope."""
+    return _view(_url(), version(), "case_detail", None, (str(case_id)[:200], scope()))
 
 
 def be_scores(filters: Filters, region_codes_: tuple[str, ...]) -> pl.DataFrame:
+    """营商环境 rows of regions; a scoped user gets only regions inside own region subtrees."""
+    if scope() is not None:
+        user = _user()
+        pairs = [(r[0], r[2]) for r in _options(_url(), version()).regions]
+        mine = authz.subtree(pairs, list(user.regions)) if user and user.role == "unit" else set()
+        region_codes_ = tuple(c for c in region_codes_ if c in mine)
     return _view(_url(), version(), "be_scores", None,
-                 (filters.month_from, filters.month_to, region_codes_))
+                 (filters.month_from, filters.month_to, tuple(region_codes_)))
 
 
 def job_runs() -> pl.DataFrame:
@@ -249,10 +338,12 @@ def job_runs() -> pl.DataFrame:
 
 
 def quarantine_rules() -> pl.DataFrame:
+    authz.require(_user(), "view_quarantine")  # raw rows of every unit: not for unit users
     return _view(_url(), version(), "quarantine_rules", None, ())
 
 
 def quarantine_rows(rule: str | None, table: str | None) -> tuple[pl.DataFrame, int]:
+    authz.require(_user(), "view_quarantine")
     return _view(_url(), version(), "quarantine_rows", None, (rule, table))
 
 
@@ -267,4 +358,4 @@ def has_facts() -> bool:
 
 def overdue_cases(filters: Filters, limit: int = 200) -> tuple[pl.DataFrame, int]:
     """The cases behind `overdue` in the filter's last month (card-driven, fast on SQLite)."""
-    return _view(_url(), version(), "overdue_cases", filters, (filters.month_to, limit))
+    return _view(_url(), version(), "overdue_cases", _enforce(filters), (filters.month_to, limit))

@@ -654,9 +654,14 @@ def case_export(metric_id: str, filters: Filters, part: str, kind: str,
     only when the user clicks, not on every rerun. It runs outside the script run, so it
     calls the query API directly with objects captured now rather than the st.cache layer.
     """
+    from dashboard.auth import current_user
     from dashboard.state import engine
     from metrics.query import case_list
+    from queries import audit
+    from xiaoneng.authz import require
 
+    user = require(current_user(), "export")
+    filters = data.enforce(filters)  # the user's scope, whatever the caller passed
     eng, online = engine(), tuple(data.settings().online_channels)
 
     def build() -> bytes:
@@ -669,7 +674,37 @@ def case_export(metric_id: str, filters: Filters, part: str, kind: str,
                 break
             page += 1
         full = pl.concat(frames, how="vertical_relaxed")
+        audit.record(eng, user.username, "export", role=user.role, scope=user.scope_label,
+                     detail={"what": f"cases:{metric_id}:{part}", "format": kind,
+                             "rows": full.height, "month": filters.month_to,
+                             "filters": _filters_detail(filters)})
         return csv_bytes(full) if kind == "csv" else xlsx_bytes(full)
+
+    return build
+
+
+def _filters_detail(f: Filters) -> dict:
+    return {"region": f.region_code, "sectors": list(f.sectors), "agencies": list(f.agency_codes),
+            "item_types": list(f.item_types), "items": list(f.item_codes),
+            "channels": list(f.channels),
+            "scoped_to": None if f.allowed_agencies is None else len(f.allowed_agencies)}
+
+
+def quarantine_export(rows: pl.DataFrame):
+    """A deferred, audited CSV of the quarantine rows on screen (analysts only)."""
+    from dashboard.auth import current_user
+    from dashboard.state import engine
+    from queries import audit
+    from xiaoneng.authz import require
+
+    user = require(current_user(), "export")
+    require(user, "view_quarantine")
+    eng = engine()
+
+    def build() -> bytes:
+        audit.record(eng, user.username, "export", role=user.role, scope=user.scope_label,
+                     detail={"what": "quarantine", "format": "csv", "rows": rows.height})
+        return csv_bytes(rows)
 
     return build
 

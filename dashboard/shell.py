@@ -19,18 +19,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
 import streamlit as st
 
 from dashboard import sidebar
 from dashboard.filters import ViewFilters
 from dashboard.i18n import translate
-from dashboard.state import current_lang, database_guard, status
+from dashboard.state import current_lang, database_guard, status, unreachable_page
 from queries.extracts import Filters
+from xiaoneng import authz
 
 PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
 SHELL_ACTIVE = "_xn_shell_active"
 
 # section key → (file stem = url path, title key, icon, default?)
+# pages that need more than the right to read (registered only for roles that may use them;
+# a page that is not registered does not exist for that session, whatever the URL says)
+PAGE_ACTIONS: dict[str, str] = {"data_admin": "view_data_admin", "definitions": ""}
+
 PAGE_SPECS: tuple[tuple[str, tuple[tuple[str, str, str, bool], ...]], ...] = (
     ("section_monitor", (
         ("overview", "page_overview", ":material/dashboard:", True),
@@ -59,7 +65,13 @@ def t(key: str, **fmt: object) -> str:
     return translate(key, current_lang(), **fmt)
 
 
-def build_pages() -> dict[str, list[st.Page]]:
+def _allowed(stem: str, user: authz.User | None) -> bool:
+    action = PAGE_ACTIONS.get(stem, "read")
+    return not action or authz.can(user, action)
+
+
+def build_pages(user: authz.User | None = None, everything: bool = False
+                ) -> dict[str, list[st.Page]]:
     """Sections of pages for st.navigation.
 
     The default page is served at "/" (Streamlit publishes a default page's path as ""), so a
@@ -71,6 +83,8 @@ def build_pages() -> dict[str, list[st.Page]]:
     for section, specs in PAGE_SPECS:
         pages = []
         for stem, title, icon, default in specs:
+            if not everything and not _allowed(stem, user):
+                continue
             if default:
                 pages.append(st.Page(PAGES_DIR / f"{stem}.py", title=translate(title, lang),
                                      icon=icon, url_path=f"{stem}_home", default=True))
@@ -79,7 +93,8 @@ def build_pages() -> dict[str, list[st.Page]]:
             else:
                 pages.append(st.Page(PAGES_DIR / f"{stem}.py", title=translate(title, lang),
                                      icon=icon, url_path=stem))
-        out[translate(section, lang)] = pages
+        if pages:
+            out[translate(section, lang)] = pages
     return out
 
 
@@ -94,7 +109,9 @@ def page_by_stem(stem: str) -> st.Page | None:
 def ensure_shell() -> None:
     """Rerun through the shell when a page file was executed without it (cold legacy run)."""
     if not st.session_state.get(SHELL_ACTIVE):
-        st.navigation(build_pages(), position="hidden")
+        from dashboard.auth import current_user
+
+        st.navigation(build_pages(current_user()), position="hidden")
         st.rerun()
 
 
@@ -128,17 +145,30 @@ def run() -> None:
                        initial_sidebar_state="expanded")
     st.session_state[SHELL_ACTIVE] = True
     try:
-        pages = build_pages()
+        from dashboard import auth
+
+        # Fail closed: no page runs until the database answers and (once the schema exists)
+        # someone is signed in. Without a schema there is nothing to show but "run init-db".
+        if not database_guard():
+            return
+        user = None
+        ready = status().schema_ready
+        if ready:
+            user = auth.gate()
+            if user is None:
+                return
+        pages = build_pages(user, everything=not ready)
         st.session_state["_xn_pages"] = pages
         page = st.navigation(pages, position="sidebar")
         vf: ViewFilters | None = None
         with st.sidebar:
             st.markdown(f"### {translate('app_title', current_lang())}")
             _language_switch()
+            if user is not None:
+                auth.user_box(user)
             menu = st.container()
             st.divider()
-            ok = database_guard()
-            if ok and status().schema_ready:
+            if ready and authz.can(user, "read"):
                 from dashboard import data
 
                 opts = data.options()
@@ -147,8 +177,9 @@ def run() -> None:
             with menu:
                 _menu(pages, vf)
         st.session_state[sidebar.VIEW] = vf
-        if ok:
-            page.run()
+        page.run()
+    except sa.exc.DBAPIError as exc:  # the server went away mid-page: same page as the guard
+        unreachable_page(exc)
     finally:
         st.session_state[SHELL_ACTIVE] = False
 
@@ -180,8 +211,14 @@ class PageContext:
 
 
 def user_scope() -> tuple[str, ...] | None:
-    """The agencies the signed-in user may see (None: everything; no login exists yet)."""
-    return None
+    """The agencies the signed-in user may see (None: everything; () nothing).
+
+    Computed on the server from the signed-in account (never from the URL); `dashboard.data`
+    applies it again to every read, so a page that forgets it still cannot widen it.
+    """
+    from dashboard import data
+
+    return data.scope()
 
 
 def page_setup(title_key: str, needs_facts: bool = True) -> PageContext:
@@ -192,6 +229,7 @@ def page_setup(title_key: str, needs_facts: bool = True) -> PageContext:
     """
     ensure_shell()
     from dashboard import components, data
+    from dashboard.auth import current_user
 
     lang = current_lang()
     st.title(translate(title_key, lang))
@@ -201,6 +239,8 @@ def page_setup(title_key: str, needs_facts: bool = True) -> PageContext:
             components.empty_state("no_schema", data_page=False)
             st.stop()
         return PageContext(lang, None, None)
+    if needs_facts and not authz.can(current_user(), "read"):
+        st.stop()
     components.freshness_banner()
     vf: ViewFilters | None = st.session_state.get(sidebar.VIEW)
     if needs_facts:

@@ -40,11 +40,19 @@ def database_guard() -> bool:
         status()
         return True
     except Exception as exc:  # any driver error: fail closed with a retry button
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
-        if isinstance(exc, XiaonengError):
-            reason = str(exc)
-        st.error(translate("db_unreachable", current_lang(), reason=reason))
-        if st.button(translate("retry", current_lang())):
-            _status.clear()
-            st.rerun()
+        unreachable_page(exc)
         return False
+
+
+def unreachable_page(exc: BaseException) -> None:
+    """The "database unreachable" message with a retry button (no stack trace, no password)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    reason = (text.splitlines() or ["?"])[0][:200]
+    if isinstance(exc, XiaonengError):
+        reason = str(exc)
+    st.error(translate("db_unreachable", current_lang(), reason=reason))
+    if st.button(translate("retry", current_lang()), key="db_retry"):
+        _status.clear()
+        st.cache_data.clear()
+        _engine.clear()
+        st.rerun()

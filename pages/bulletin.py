@@ -11,8 +11,11 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
+from dashboard.auth import current_user
 from dashboard.shell import t
 from dashboard.state import current_lang, engine
+from queries import audit
+from xiaoneng import authz
 
 L = {
     "month": ("月份", "Month"), "scope": ("范围", "Scope"), "city": ("全市", "Whole city"),
@@ -30,6 +33,7 @@ L = {
                      "later job runs never change."),
     "user": ("发布人", "Published by"),
     "files": ("生成文件（Word / Excel / PDF）", "Render files (Word / Excel / PDF)"),
+    "no_scope": ("您的账号范围没有可查看的通报。", "No bulletins fall within your account's scope."),
 }
 
 
@@ -64,19 +68,34 @@ if not months:
     st.info(s("no_facts"))
     st.stop()
 
+# who may read which bulletins: all for read-all roles, own counties for a unit user, else none
+user = current_user()
+allowed = authz.bulletin_scopes_allowed(user)
+if allowed is not None and not allowed:
+    st.info(s("no_scope"))
+    st.stop()
+
 c1, c2, c3 = st.columns([1, 1, 2])
 month = c1.selectbox(s("month"), months, index=min(1, len(months) - 1),
                      format_func=lambda d: f"{d:%Y-%m}")
-kind = c2.selectbox(s("scope"), ["city", "county", "sector"], format_func=s)
+kinds = ["city", "county", "sector"] if allowed is None else ["county"]
+kind = c2.selectbox(s("scope"), kinds, format_func=s)
 arg = ""
 if kind == "county":
     regions = extracts.load_regions(eng)
     counties = regions.filter(regions["level"] == "county")
     names = dict(zip(counties["region_code"], counties["name"], strict=True))
+    if allowed is not None:
+        names = {c: n for c, n in names.items() if f"county:{c}" in allowed}
+    if not names:
+        st.info(s("no_scope"))
+        st.stop()
     arg = c3.selectbox(s("county"), list(names), format_func=names.get)
 elif kind == "sector":
     arg = c3.selectbox(s("sector"), sorted(set(extracts.load_agencies(eng)["sector"])))
 scope = parse_scope(eng, f"{kind}:{arg}" if arg else kind)
+if allowed is not None and f"{scope.kind}:{scope.region_code}" not in allowed:
+    st.stop()  # server-side check: whatever the widgets were made to send
 key = (month, scope.key, run["run_id"])
 
 if st.button(s("preview"), type="primary") or st.session_state.get("bulletin_key") == key:
@@ -108,9 +127,12 @@ if st.button(s("preview"), type="primary") or st.session_state.get("bulletin_key
             col.download_button(f"{s('download')} {fmt}", data=files[fmt],
                                 file_name=file_name(b, fmt), key=f"dl_{fmt}")
 
-    user = st.text_input(s("user"), value="")
-    if st.button(s("publish")):
-        res = publish_bulletin(eng, month, scope, created_by=user or None)
+    if authz.can(user, "publish_bulletin") and st.button(s("publish")):
+        authz.require(user, "publish_bulletin")
+        res = publish_bulletin(eng, month, scope, created_by=user.username)
+        audit.record(eng, user.username, "publish", role=user.role, scope=user.scope_label,
+                     detail={"month": month, "bulletin_scope": scope.key, "version": res.version,
+                             "unchanged": res.unchanged})
         if res.unchanged:
             st.info(s("unchanged", v=res.version))
         else:

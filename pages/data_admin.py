@@ -5,23 +5,43 @@ import datetime as dt
 import streamlit as st
 
 from dashboard import admin, data, panels
+from dashboard.auth import current_user
 from dashboard.components import data_status_panel, load_runs_table, table
 from dashboard.shell import page_setup
 from dashboard.state import status
 from queries.contract import TABLES
+from xiaoneng.authz import can
 
 ctx = page_setup("page_data", needs_facts=False)
-data_status_panel()
 if not status().schema_ready:
+    data_status_panel()
     st.stop()
+user = current_user()
+if not can(user, "view_data_admin"):  # not registered for such roles; defence in depth
+    st.stop()
+data_status_panel()
 
-tab_up, tab_q, tab_cal, tab_jobs = st.tabs(
-    [ctx.t("upload"), ctx.t("quarantine"), ctx.t("calendar"), ctx.t("job_runs")])
+LBL = {"settings": ("阈值设置", "Thresholds"), "audit": ("审计日志", "Audit log"),
+       "accounts": ("账号", "Accounts"), "no_perm": ("当前角色无此权限。", "Your role may not do this.")}
+
+
+def lbl(key: str) -> str:
+    return LBL[key][0 if ctx.lang == "zh" else 1]
+
+
+tab_up, tab_q, tab_cal, tab_jobs, tab_set, tab_audit, tab_acc = st.tabs(
+    [ctx.t("upload"), ctx.t("quarantine"), ctx.t("calendar"), ctx.t("job_runs"),
+     lbl("settings"), lbl("audit"), lbl("accounts")])
 
 with tab_up:
-    st.caption(ctx.t("upload_help"))
-    upload = st.file_uploader(ctx.t("upload"), type=["csv", "tsv", "txt", "xlsx", "xls",
-                                                     "parquet"], key="upload_file")
+    if not can(user, "import_data"):
+        st.caption(lbl("no_perm"))
+        load_runs_table()
+        upload = None
+    else:
+        st.caption(ctx.t("upload_help"))
+        upload = st.file_uploader(ctx.t("upload"), type=["csv", "tsv", "txt", "xlsx", "xls",
+                                                         "parquet"], key="upload_file")
     if upload is not None:
         payload = upload.getvalue()
         try:
@@ -50,7 +70,8 @@ with tab_up:
                         format_func=lambda h: ctx.t("unmapped") if h is None else h)
             if st.button(ctx.t("do_import"), type="primary", icon=":material/upload:"):
                 try:
-                    report = admin.import_upload(upload.name, payload, table_name, mapping)
+                    report = admin.import_upload(upload.name, payload, table_name, mapping,
+                                                 user)
                 except Exception as exc:
                     st.error(ctx.t("import_failed", reason=str(exc)))
                 else:
@@ -59,11 +80,14 @@ with tab_up:
                                quarantined=f"{report.quarantined:,}"))
                     st.markdown(f"**{ctx.t('load_report')}**")
                     st.dataframe(admin.report_frame(report), hide_index=True, width="stretch")
-    load_runs_table()
+    if can(user, "import_data"):
+        load_runs_table()
 
 with tab_q:
-    rules = data.quarantine_rules()
-    if rules.is_empty():
+    rules = data.quarantine_rules() if can(user, "view_quarantine") else None
+    if rules is None:
+        st.caption(lbl("no_perm"))
+    elif rules.is_empty():
         st.success(ctx.t("quarantine_empty"))
     else:
         c1, c2 = st.columns(2)
@@ -75,9 +99,10 @@ with tab_q:
         rows, total = data.quarantine_rows(rule, qtable)
         st.caption(ctx.t("showing_rows", total=f"{total:,}", shown=rows.height))
         st.dataframe(rows, hide_index=True, width="stretch")
-        st.download_button(ctx.t("download_csv"), panels.csv_bytes(rows),
-                           file_name="quarantine.csv", mime="text/csv", on_click="ignore",
-                           icon=":material/download:")
+        if can(user, "export"):
+            st.download_button(ctx.t("download_csv"), panels.quarantine_export(rows),
+                               file_name="quarantine.csv", mime="text/csv", on_click="ignore",
+                               icon=":material/download:")
 
 with tab_cal:
     years = list(status().calendar_years) or [dt.date.today().year]
@@ -94,18 +119,71 @@ with tab_cal:
                              format_func=lambda m: f"{year}-{m:02d}")
         month_days = panels.calendar_month(days, month)
         st.markdown(f"**{ctx.t('calendar_edit')}**")
-        edited = st.data_editor(month_days, hide_index=True, width="stretch",
-                                disabled=["date", "source"], key=f"cal_edit_{year}_{month}")
-        if st.button(ctx.t("save"), icon=":material/save:", key="cal_save"):
-            n = admin.save_calendar(edited, month_days)
-            st.success(ctx.t("saved_days", n=n))
-    cal_file = st.file_uploader(ctx.t("upload"), type=["csv", "xlsx"], key="cal_upload")
+        if can(user, "edit_calendar"):
+            edited = st.data_editor(month_days, hide_index=True, width="stretch",
+                                    disabled=["date", "source"], key=f"cal_edit_{year}_{month}")
+            if st.button(ctx.t("save"), icon=":material/save:", key="cal_save"):
+                n = admin.save_calendar(edited, month_days, user)
+                st.success(ctx.t("saved_days", n=n))
+        else:
+            st.dataframe(month_days, hide_index=True, width="stretch")
+    cal_file = (st.file_uploader(ctx.t("upload"), type=["csv", "xlsx"], key="cal_upload")
+                if can(user, "edit_calendar") else None)
     if cal_file is not None and st.button(ctx.t("do_import"), key="cal_import"):
         try:
-            n = admin.import_calendar(cal_file.name, cal_file.getvalue())
+            n = admin.import_calendar(cal_file.name, cal_file.getvalue(), user)
             st.success(ctx.t("saved_days", n=n))
         except Exception as exc:
             st.error(ctx.t("import_failed", reason=str(exc)))
+
+with tab_set:
+    from metrics.settings import Settings
+    from queries.settings_store import EDITABLE
+
+    current = data.settings()
+    defaults = Settings()
+    if can(user, "edit_settings"):
+        with st.form("settings_form"):
+            values = {}
+            cols = st.columns(3)
+            for i, key in enumerate(EDITABLE):
+                v = getattr(current, key)
+                with cols[i % 3]:
+                    if isinstance(v, float):
+                        values[key] = st.number_input(key, value=float(v), min_value=0.0,
+                                                      max_value=1.0, step=0.05, key=f"set_{key}")
+                    else:
+                        values[key] = st.number_input(key, value=int(v), min_value=0,
+                                                      max_value=365, step=1, key=f"set_{key}")
+            if st.form_submit_button(ctx.t("save"), icon=":material/save:"):
+                try:
+                    diff = admin.save_settings(values, user)
+                except Exception as exc:
+                    st.error(ctx.t("import_failed", reason=str(exc)))
+                else:
+                    st.success(", ".join(f"{k}: {b} → {a}" for k, (b, a) in diff.items()) or "—")
+    else:
+        st.json({k: getattr(current, k) for k in EDITABLE})
+    st.caption(", ".join(f"{k} = {getattr(defaults, k)}" for k in EDITABLE))
+
+with tab_audit:
+    if can(user, "view_audit"):
+        from queries import audit
+
+        action = st.selectbox("action", [None, "login", "login_failed", "logout", "export",
+                                         "settings", "calendar", "job_run", "import", "publish",
+                                         "account"], key="audit_action",
+                              format_func=lambda a: ctx.t("all") if a is None else a)
+        st.dataframe(audit.entries(admin.engine(), 500, action), hide_index=True,
+                     width="stretch")
+    else:
+        st.caption(lbl("no_perm"))
+
+with tab_acc:
+    if can(user, "manage_accounts"):
+        admin.accounts_panel(user, ctx.lang)
+    else:
+        st.caption(lbl("no_perm"))
 
 with tab_jobs:
     runs = data.job_runs()
@@ -113,6 +191,8 @@ with tab_jobs:
         table(runs)
     else:
         st.caption("—")
+    if not can(user, "run_job"):
+        st.stop()
     st.markdown(f"**{ctx.t('run_job')}**")
     months = data.options().months
     all_months = st.checkbox(ctx.t("all_months"), value=not months, key="job_all")
@@ -132,7 +212,8 @@ with tab_jobs:
     if st.button(ctx.t("run_job"), type="primary", icon=":material/play_arrow:", key="job_run"):
         with st.spinner(ctx.t("run_job")):
             try:
-                result = admin.run_job(chosen, dt.datetime.combine(as_of_date, as_of_time))
+                result = admin.run_job(chosen, dt.datetime.combine(as_of_date, as_of_time),
+                                       user)
             except Exception as exc:
                 st.error(ctx.t("job_failed", reason=str(exc)))
             else:

@@ -3,8 +3,21 @@
 import streamlit as st
 
 from dashboard import data, panels
+from dashboard.auth import current_user
 from dashboard.components import no_rows
 from dashboard.shell import page_setup
+from xiaoneng.authz import can
+
+
+def _export_buttons(c1, c2, case_metric: str, df_f, part: str) -> None:
+    c1.download_button(ctx.t("export_csv"), panels.case_export(case_metric, df_f, part, "csv"),
+                       file_name=f"cases_{case_metric}.csv", mime="text/csv",
+                       icon=":material/download:", on_click="ignore")
+    c2.download_button(ctx.t("export_xlsx"), panels.case_export(case_metric, df_f, part, "xlsx"),
+                       file_name=f"cases_{case_metric}.xlsx", on_click="ignore",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       icon=":material/table_view:")
+
 
 ctx = page_setup("page_drilldown")
 f = ctx.filters
@@ -50,13 +63,8 @@ else:
     if total:
         event = panels.case_table(cases, key=panels.drill_key("case"), selectable=True)
         c1, c2, _ = st.columns([1, 1, 4])
-        c1.download_button(ctx.t("export_csv"), panels.case_export(case_metric, df_f, part, "csv"),
-                           file_name=f"cases_{case_metric}.csv", mime="text/csv",
-                           icon=":material/download:", on_click="ignore")
-        c2.download_button(ctx.t("export_xlsx"), panels.case_export(case_metric, df_f, part, "xlsx"),
-                           file_name=f"cases_{case_metric}.xlsx", on_click="ignore",
-                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                           icon=":material/table_view:")
+        if can(current_user(), "export"):
+            _export_buttons(c1, c2, case_metric, df_f, part)
         picked = panels.selected_value(event, cases, "case_id")
         if picked:
             panels.case_timeline(picked)

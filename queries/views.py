@@ -195,13 +195,23 @@ def cards_list(
         return _frame(conn, stmt), int(conn.execute(count).scalar_one())
 
 
-def case_detail(engine: Engine, case_id: str) -> dict[str, Any] | None:
-    """One case with names, its suspensions, cards and reviews (for the case timeline)."""
+def case_detail(
+    engine: Engine, case_id: str, allowed_agencies: Sequence[str] | None = None
+) -> dict[str, Any] | None:
+    """One case with names, its suspensions, cards and reviews (for the case timeline).
+
+    `allowed_agencies` is the user's access scope (None: all): a case of another agency is
+    reported as not found, exactly like a case id that does not exist.
+    """
     c, s, k, r = schema.cases, schema.suspensions, schema.cards, schema.reviews
     src, names = _named(c)
+    where = [c.c.case_id == case_id]
+    if allowed_agencies is not None:
+        where.append(c.c.agency_code.in_(list(allowed_agencies)) if allowed_agencies
+                     else sa.false())
     with engine.connect() as conn:
         row = conn.execute(
-            sa.select(*c.c, *names).select_from(src).where(c.c.case_id == case_id)
+            sa.select(*c.c, *names).select_from(src).where(*where)
         ).mappings().first()
         if row is None:
             return None

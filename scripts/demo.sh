@@ -11,4 +11,9 @@ export PATH="$PWD/.venv/bin:$PATH"
 xiaoneng init-db
 xiaoneng generate --if-empty --cases "${DEMO_CASES:-200000}"
 if xiaoneng --help | grep -q " compute "; then xiaoneng compute --all --if-stale; fi
+# Demo sign-in: every session starts signed in as a demo leader (XIAONENG_DEMO=1; never set it
+# on a server with real data); after 退出登录 the login page lists the demo accounts of the other
+# roles (password xiaoneng-demo), created here.
+xiaoneng accounts demo
+export XIAONENG_DEMO=1
 exec xiaoneng serve "$@"

@@ -44,7 +44,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "import_data": frozenset({"supervisor"}),
     "publish_bulletin": frozenset({"supervisor"}),
     "view_data_admin": frozenset({"leader", "supervisor", "analyst", "admin"}),
-    "view_quarantine": frozenset({"supervisor", "analyst"}),
+    "view_quarantine": frozenset({"leader", "supervisor", "analyst"}),
     "view_audit": frozenset({"supervisor", "admin"}),
     "manage_accounts": frozenset({"admin"}),
 }

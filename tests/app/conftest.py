@@ -19,6 +19,16 @@ PAGES = ("overview", "timeliness", "online", "cards", "reviews", "business_env",
          "bulletin", "data_admin", "definitions")
 
 
+@pytest.fixture(autouse=True)
+def demo_login(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages are tested signed in as the demo user (XIAONENG_DEMO=1), an analyst (reads all,
+    exports). Role and scope tests (tests/security) sign in explicitly instead, through
+    AppTest's session state, which no browser or URL can reach.
+    """
+    monkeypatch.setenv("XIAONENG_DEMO", "1")
+    monkeypatch.setenv("XIAONENG_DEMO_ROLE", "analyst")
+
+
 @pytest.fixture(scope="session")
 def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     from metrics.jobs import run_compute

@@ -38,7 +38,7 @@ def served_app(demo_url: str, browser_ready: None) -> Iterator[str]:  # noqa: F8
     port = _free_port()
     exe = Path(sys.executable).with_name("xiaoneng")
     cmd = [str(exe)] if exe.exists() else [shutil.which("xiaoneng") or "xiaoneng"]
-    env = {**os.environ, "DATABASE_URL": demo_url}
+    env = {**os.environ, "DATABASE_URL": demo_url, "XIAONENG_DEMO": "1"}  # demo leader
     (ROOT / "artifacts").mkdir(exist_ok=True)
     log = open(ROOT / "artifacts" / "serve.log", "w")  # noqa: SIM115 (open for the session)
     proc = subprocess.Popen([*cmd, "serve", "--port", str(port)], env=env, cwd=ROOT,

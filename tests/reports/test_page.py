@@ -13,6 +13,8 @@ def _button(at: AppTest, *labels: str):
 
 def test_page_previews_publishes_and_lists_versions(demo_copy, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", str(demo_copy.url))
+    monkeypatch.setenv("XIAONENG_DEMO", "1")  # signed in as the demo supervisor (may publish)
+    monkeypatch.setenv("XIAONENG_DEMO_ROLE", "supervisor")
     at = AppTest.from_file(ENTRY, default_timeout=180).run()
     at.switch_page(page_path("bulletin")).run()
     assert not at.exception, [e.value for e in at.exception]
