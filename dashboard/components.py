@@ -14,7 +14,14 @@ import polars as pl
 import streamlit as st
 
 from dashboard import data
-from dashboard.formatting import fmt_count, fmt_delta, fmt_target, fmt_value, meets_target
+from dashboard.formatting import (
+    fmt_count,
+    fmt_delta,
+    fmt_target,
+    fmt_value,
+    meets_target,
+    py_map,
+)
 from dashboard.i18n import translate
 from dashboard.state import current_lang, engine, status
 from metrics.registry import MEASURE_BY_ID, METRIC_BY_ID, Metric
@@ -193,8 +200,7 @@ def table(frame: pl.DataFrame, columns: Mapping[str, str] | None = None,
     df = frame
     if formats:
         df = df.with_columns(
-            pl.col(c).map_elements(lambda v, f=f: fmt_value(v, f, lang), return_dtype=pl.String,
-                                   skip_nulls=False)
+            py_map(df[c], lambda v, f=f: fmt_value(v, f, lang))
             for c, f in formats.items() if c in df.columns
         )
     if columns:

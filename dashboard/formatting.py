@@ -65,3 +65,16 @@ def meets_target(value: float | None, op: str, target: float) -> bool | None:
     # a rate shown as 100.0% may be 0.99996: compare at the displayed precision
     v = round(float(value), 6)  # type: ignore[arg-type]
     return v >= target if op == ">=" else v <= target
+
+
+def py_map(series, fn, name: str | None = None):
+    """`fn` over a Series in Python, as a String Series.
+
+    Used instead of `pl.col(...).map_elements(...)`: a Python function inside a Polars query
+    runs on Polars' thread pool and needs the GIL, and with several sessions rendering at once
+    (one script thread each) that deadlocks the server (a thread holding the GIL waits for the
+    pool while the pool waits for the GIL — seen under bench/bench_load.py).
+    """
+    import polars as pl
+
+    return pl.Series(name or series.name, [fn(v) for v in series.to_list()], dtype=pl.String)

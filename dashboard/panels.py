@@ -15,7 +15,7 @@ import streamlit as st
 
 from dashboard import charts, data
 from dashboard.components import metric_name, table, target_of
-from dashboard.formatting import fmt_value
+from dashboard.formatting import fmt_value, py_map
 from dashboard.i18n import translate
 from dashboard.state import current_lang
 from metrics.registry import METRIC_BY_ID
@@ -197,7 +197,7 @@ def case_table(frame: pl.DataFrame, key: str | None = None, selectable: bool = F
 
     lang = current_lang()
     frame = frame.with_columns(
-        pl.col(c).map_elements(lambda v, c=c: enum_label(c, v, lang), return_dtype=pl.String)
+        py_map(frame[c], lambda v, c=c: enum_label(c, v, lang))
         for c in ("channel", "status") if c in frame.columns
     )
     heads = case_headers()
@@ -230,9 +230,8 @@ def channel_mix_figure(filters: Filters) -> go.Figure:
 
 
 def online_depth_figure(filters: Filters) -> go.Figure:
-    df = data.online_depth(filters).with_columns(
-        pl.col("online_depth").map_elements(lambda n: _t("depth_level", n=n),
-                                            return_dtype=pl.String).alias("label"))
+    df = data.online_depth(filters)
+    df = df.with_columns(py_map(df["online_depth"], lambda n: _t("depth_level", n=n), "label"))
     return charts.bar_chart(df, "label", "n", "int", _t("online_depth"), horizontal=False)
 
 
@@ -251,8 +250,7 @@ def warnings_table(frame: pl.DataFrame, key: str):
 
     lang = current_lang()
     heads = case_headers()
-    df = frame.with_columns(pl.col("channel").map_elements(
-        lambda c: enum_label("channel", c, lang), return_dtype=pl.String))
+    df = frame.with_columns(py_map(frame["channel"], lambda c: enum_label("channel", c, lang)))
     cols = {"case_id": heads["case_id"], "agency_name": heads["agency_name"],
             "item_name": heads["item_name"], "channel": heads["channel"],
             "accepted_on": heads["accepted_at"], "due_date": _t("ev_due"),
@@ -365,8 +363,8 @@ def case_timeline(case_id: str) -> None:
     st.caption(" · ".join(f"{k}: {'—' if v is None else v}" for k, v in facts.items()))
     if detail["suspensions"].height:
         st.markdown(f"**{_t('suspensions')}**")
-        susp = detail["suspensions"].with_columns(pl.col("reason").map_elements(
-            lambda r: enum_label("reason", r, lang), return_dtype=pl.String))
+        susp = detail["suspensions"]
+        susp = susp.with_columns(py_map(susp["reason"], lambda r: enum_label("reason", r, lang)))
         st.dataframe(susp, hide_index=True, width="stretch")
 
 
@@ -384,10 +382,10 @@ def reviews_by_channel_figure(filters: Filters) -> go.Figure:
     from dashboard.i18n import enum_label
 
     f = filters.with_months(filters.month_to, filters.month_to)
-    df = data.values(["reviews"], f, "channel").with_columns(
-        pl.col("channel").map_elements(lambda c: enum_label("review_channel", c, current_lang()),
-                                       return_dtype=pl.String).alias("label")
-    ).sort("value", descending=True)
+    df = data.values(["reviews"], f, "channel")
+    df = df.with_columns(py_map(df["channel"], lambda c: enum_label("review_channel", c,
+                                                                     current_lang()), "label")
+                         ).sort("value", descending=True)
     return charts.bar_chart(df, "label", "value", "int", _t("reviews_by_channel")
                             + _t("month_of", month=f"{filters.month_to:%Y-%m}"))
 
@@ -449,9 +447,7 @@ def be_sub_frame(filters: Filters, region_code: str) -> pl.DataFrame:
     df = data.be_scores(f, (region_code,))
     df = df.filter(pl.col("indicator") != "be_index")
     return df.with_columns(
-        pl.col("indicator").map_elements(
-            lambda i: metric_name(i) if i in METRIC_BY_ID else i, return_dtype=pl.String
-        ).alias("name"))
+        py_map(df["indicator"], lambda i: metric_name(i) if i in METRIC_BY_ID else i, "name"))
 
 
 def be_contribution_figure(sub: pl.DataFrame) -> go.Figure:
@@ -463,11 +459,10 @@ def be_contribution_figure(sub: pl.DataFrame) -> go.Figure:
 def be_sub_table(sub: pl.DataFrame) -> None:
     lang = current_lang()
     fmts = {}
-    df = sub.with_columns(
-        pl.struct("indicator", "value").map_elements(
-            lambda r: fmt_value(r["value"], METRIC_BY_ID[r["indicator"]].fmt
-                                if r["indicator"] in METRIC_BY_ID else "num", lang),
-            return_dtype=pl.String).alias("value"))
+    df = sub.with_columns(pl.Series("value", [
+        fmt_value(v, METRIC_BY_ID[i].fmt if i in METRIC_BY_ID else "num", lang)
+        for i, v in zip(sub["indicator"].to_list(), sub["value"].to_list(), strict=True)],
+        dtype=pl.String))
     fmts = {"score": "score", "contribution": "score", "change": "score", "weight": "num"}
     table(df, {"name": _t("indicator"), "value": _t("value"), "n": "N", "score": _t("score"),
                "weight": _t("weight"), "contribution": _t("contribution"), "rank": _t("rank"),

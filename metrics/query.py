@@ -402,8 +402,11 @@ def metric_values(
     order = {m: i for i, m in enumerate(ids)}
     n = _PERIOD_MONTHS[period]
     out = out.with_columns(
-        pl.col("period_end").map_elements(lambda d: _label(d, period), return_dtype=pl.String)
-        .alias("period"),
+        # labels from a dict, not a Python UDF: a UDF inside the query needs the GIL on Polars'
+        # pool, which deadlocks when several threads (dashboard sessions) query at once
+        pl.col("period_end").replace_strict(
+            {d: _label(d, period) for d in out["period_end"].unique().drop_nulls().to_list()},
+            default=None, return_dtype=pl.String).alias("period"),
         pl.col("period_end").dt.offset_by(f"-{n - 1}mo").alias("period_start"),
         pl.col("metric_id").replace_strict(order, return_dtype=pl.Int64).alias("__o"),
     ).sort("__o", "period_end", *keys, nulls_last=True).drop("__o")
