@@ -54,8 +54,9 @@ import datetime as dt
 
 import polars as pl
 
+from metrics.calendar import WorkCalendar
 from metrics.case_measures import completed_clock
-from metrics.clock import calendar_frame
+from metrics.clock import as_calendar
 from metrics.settings import Settings
 
 INDEX = "be_index"
@@ -167,7 +168,7 @@ def _chain_days(
     cases: pl.LazyFrame,
     items: pl.LazyFrame,
     agency_regions: pl.LazyFrame,
-    cal: pl.DataFrame,
+    cal: WorkCalendar,
     indicator: str,
     be_indicator: str,
     key: str,
@@ -194,12 +195,8 @@ def _chain_days(
         .with_columns(_month("__last_d").alias("month"))
         .filter(pl.col("month").is_in(months))
     )
-    idx = cal.lazy().select("date", "ord")
-    chains = (
-        chains.join(idx.rename({"date": "__first_d", "ord": "__o_first"}), on="__first_d",
-                    how="left")
-        .join(idx.rename({"date": "__last_d", "ord": "__o_last"}), on="__last_d", how="left")
-        .with_columns((pl.col("__o_last") - pl.col("__o_first")).alias("__days"))
+    chains = chains.with_columns(
+        (cal.ord_expr("__last_d") - cal.ord_expr("__first_d")).alias("__days")
     )
     return (
         chains.join(agency_regions, on="agency_code", how="inner")
@@ -312,7 +309,7 @@ def be_scores(
     months = sorted({m.replace(day=1) for m in months})
     # Each month's previous month is computed too, for `change`, then dropped.
     span = sorted(set(months) | {_previous_month(m) for m in months})
-    cal = calendar_frame(calendar)
+    cal = as_calendar(calendar)
     if suspensions is None:
         suspensions = pl.LazyFrame(schema=_SUSPENSIONS_SCHEMA)
     meta = _indicator_meta(settings)

@@ -36,61 +36,6 @@ ORD = pl.Int32
 CLOCK_INPUT = ("row_id", "case_id", "a_date", "e_date", "limit_unit")
 
 
-def calendar_frame(calendar: object) -> pl.DataFrame:
-    """Accept a WorkCalendar (anything with `.index`) or its index frame."""
-    frame = getattr(calendar, "index", calendar)
-    assert isinstance(frame, pl.DataFrame), "calendar must be a WorkCalendar or its index frame"
-    return frame.select("date", pl.col("is_workday"), pl.col("ord").cast(ORD),
-                        pl.col("ord_nat").cast(ORD))
-
-
-def _ord_of(lf: pl.LazyFrame, cal: pl.DataFrame, date_col: str, out: str) -> pl.LazyFrame:
-    """Add `out` = ord of `date_col` in the row's unit (`limit_unit`), by a join on date."""
-    idx = cal.lazy().select(
-        pl.col("date").alias(date_col),
-        pl.col("ord").alias(f"__w_{out}"),
-        pl.col("ord_nat").alias(f"__n_{out}"),
-    )
-    return (
-        lf.join(idx, on=date_col, how="left")
-        .with_columns(
-            pl.when(pl.col("limit_unit") == "natural")
-            .then(pl.col(f"__n_{out}"))
-            .otherwise(pl.col(f"__w_{out}"))
-            .alias(out)
-        )
-        .drop(f"__w_{out}", f"__n_{out}")
-    )
-
-
-def date_of_ord(lf: pl.LazyFrame, cal: pl.DataFrame, ord_col: str, out: str) -> pl.LazyFrame:
-    """Add `out` = the first date whose ord (in the row's unit) equals `ord_col`.
-
-    For working-day units that is the working day with that ord; for natural units, the day
-    with that day number.
-    """
-    # ord increments exactly on working days, so the first date carrying an ord is the working
-    # day that has it (or the index's first date for ords before the first working day).
-    first_work = (
-        cal.lazy()
-        .group_by("ord")
-        .agg(pl.col("date").min())
-        .select(pl.col("ord").alias(ord_col), pl.col("date").alias(f"__w_{out}"))
-    )
-    natural = cal.lazy().select(pl.col("ord_nat").alias(ord_col), pl.col("date").alias(f"__n_{out}"))
-    return (
-        lf.join(first_work, on=ord_col, how="left")
-        .join(natural, on=ord_col, how="left")
-        .with_columns(
-            pl.when(pl.col("limit_unit") == "natural")
-            .then(pl.col(f"__n_{out}"))
-            .otherwise(pl.col(f"__w_{out}"))
-            .alias(out)
-        )
-        .drop(f"__w_{out}", f"__n_{out}")
-    )
-
-
 def as_calendar(calendar: object) -> WorkCalendar:
     """Accept a WorkCalendar or a calendar frame (date, is_workday) and return a WorkCalendar."""
     if isinstance(calendar, WorkCalendar):
