@@ -69,8 +69,11 @@ def _encode(train: pl.DataFrame, key: str, city: float) -> pl.DataFrame:
         pl.col("late").sum().alias("__k"), pl.len().alias("__n"),
     ).select(
         key,
-        (((pl.col("__k") + PRIOR_CASES * prior) / (pl.col("__n") + PRIOR_CASES))
-         .map_batches(lambda p: np.log(p / (1 - p)), return_dtype=pl.Float64))
+        # log odds as a native expression (a Python UDF inside Polars can deadlock when
+        # several dashboard sessions query at once)
+        ((pl.col("__k") + PRIOR_CASES * prior)
+         / (pl.col("__n") + PRIOR_CASES - pl.col("__k") - PRIOR_CASES * prior))
+        .cast(pl.Float64).log()
         .alias(f"{key.split('_')[0]}_logodds"),
     )
 
