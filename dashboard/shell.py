@@ -109,9 +109,11 @@ def page_by_stem(stem: str) -> st.Page | None:
 def ensure_shell() -> None:
     """Rerun through the shell when a page file was executed without it (cold legacy run)."""
     if not st.session_state.get(SHELL_ACTIVE):
-        from dashboard.auth import current_user
-
-        st.navigation(build_pages(current_user()), position="hidden")
+        # Register every page for routing only, so the requested URL survives the rerun: the
+        # visitor is not signed in yet at this point (the shell's gate does that), and an
+        # anonymous page set would send a deep link to the default page. Nothing renders here;
+        # the shell's run() then registers only the pages the signed-in user may open.
+        st.navigation(build_pages(None, everything=True), position="hidden")
         st.rerun()
 
 
