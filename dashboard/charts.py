@@ -300,3 +300,69 @@ def calendar_grid(days: pl.DataFrame, title: str | None = None,
     fig.add_annotation(text=f"■ {labels[0]}  □ {labels[1]}", showarrow=False, xref="paper",
                        yref="paper", x=1, y=1.12, font={"color": BLUE})
     return base_layout(fig, title, 220)
+
+
+FLAG_COLOURS = {"alarm": RED, "alert": YELLOW, "in_control": BLUE}
+
+
+def funnel_figure(
+    points: pl.DataFrame, curve: pl.DataFrame, target: float, fmt: str,
+    labels: Mapping[str, str], raw_curve: pl.DataFrame | None = None,
+    title: str | None = None, height: int = 440,
+) -> go.Figure:
+    """A funnel plot: units as points (x = denominator, y = value) coloured by flag, against
+    the overall target and the alert / alarm limits drawn as functions of the denominator.
+
+    `points`: name, denominator, value, flag (alarm / alert / in_control; no_data is skipped),
+    optionally numerator (shown on hover). `curve`: denominator, lower_/upper_alert,
+    lower_/upper_alarm — the limits the flags use (overdispersion-adjusted when they are).
+    `raw_curve`, when given, adds the exact unadjusted alarm limits dotted, so the reader sees
+    how much the adjustment widened the funnel. `labels` carries the translated names: target,
+    alert, alarm, raw_alarm, flag_alarm, flag_alert, flag_in_control, x and y. The x axis is logarithmic: unit sizes
+    span orders of magnitude.
+    """
+    fig = go.Figure()
+    c = curve.sort("denominator")
+    x = c["denominator"].to_list()
+    fig.add_trace(go.Scatter(x=x, y=[target] * len(x), mode="lines", name=labels["target"],
+                             line={"color": "#424242", "width": 1.5}, hoverinfo="skip"))
+    for name, colour, dash in (("alert", YELLOW, "dash"), ("alarm", RED, "solid")):
+        for side in ("lower", "upper"):
+            fig.add_trace(go.Scatter(
+                x=x, y=c[f"{side}_{name}"].to_list(), mode="lines", name=labels[name],
+                legendgroup=name, showlegend=side == "upper", hoverinfo="skip",
+                line={"color": colour, "width": 1.2, "dash": dash}))
+    if raw_curve is not None:
+        r = raw_curve.sort("denominator")
+        for side in ("lower", "upper"):
+            fig.add_trace(go.Scatter(
+                x=r["denominator"].to_list(), y=r[f"{side}_alarm"].to_list(), mode="lines",
+                name=labels["raw_alarm"], legendgroup="raw", showlegend=side == "upper",
+                hoverinfo="skip", line={"color": GREY, "width": 1, "dash": "dot"}))
+    value_hover = {"pct": "%{y:.1%}", "int": "%{y:,.0f}"}.get(fmt, "%{y:.2f}")
+    for flag, colour in FLAG_COLOURS.items():
+        g = points.filter((pl.col("flag") == flag) & pl.col("value").is_not_null())
+        if g.is_empty():
+            continue
+        num = g["numerator"].to_list() if "numerator" in g.columns else [None] * g.height
+        fig.add_trace(go.Scatter(
+            x=g["denominator"].to_list(), y=g["value"].to_list(), mode="markers",
+            name=labels[f"flag_{flag}"], text=g["name"].cast(pl.String).fill_null("—").to_list(),
+            customdata=num,
+            marker={"color": colour, "size": 9 if flag != "in_control" else 7,
+                    "line": {"width": 0.5, "color": "white"}},
+            hovertemplate=(f"<b>%{{text}}</b><br>{labels['y']}: {value_hover}<br>"
+                           f"{labels['x']}: %{{x:,.1f}}<br>%{{customdata:,.0f}} / %{{x:,.0f}}"
+                           "<extra></extra>")))
+    fig.update_xaxes(type="log", title_text=labels["x"])
+    fig.update_yaxes(title_text=labels["y"], **_axis_format(fmt if fmt in ("pct", "int")
+                                                            else "num"))
+    shown = [v for v in points["value"].to_list() if v is not None] + [target]
+    lo, hi = min(shown), max(shown)
+    pad = max((hi - lo) * 0.25, abs(target) * 0.02, 1e-3)
+    # the limits run off towards tiny denominators; keep the units, not the curve ends, in view
+    lo, hi = lo - pad, hi + pad
+    if fmt == "pct":  # a share cannot leave [0, 1]: no axis room below 0% or above 100%
+        lo, hi = max(lo, -0.02), min(hi, 1.02)
+    fig.update_yaxes(range=[lo, hi])
+    return base_layout(fig, title, height)

@@ -359,3 +359,150 @@ def has_facts() -> bool:
 def overdue_cases(filters: Filters, limit: int = 200) -> tuple[pl.DataFrame, int]:
     """The cases behind `overdue` in the filter's last month (card-driven, fast on SQLite)."""
     return _view(_url(), version(), "overdue_cases", _enforce(filters), (filters.month_to, limit))
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics (metrics.stats): funnels, case mix, lagging units, predicted overdue risk
+
+STATS_FUNNELS = ("on_time", "overdue_oe", "bad_review", "online")
+
+
+@dataclasses.dataclass(frozen=True)
+class CityStats:
+    """The statistics of one month for every agency in the city.
+
+    Funnel targets and overdispersion must be estimated on all units (a county's own units
+    alone would make a different funnel), so this is computed city-wide and cached once per
+    data version and month. It is never handed to a page as is: `unit_stats` narrows it to the
+    user's scope first.
+    """
+
+    month: dt.date
+    funnels: dict[str, Any]  # STATS_FUNNELS → metrics.stats.funnel.Funnel (absent: no data)
+    comparison: pl.DataFrame
+    lagging: pl.DataFrame
+    warnings: pl.DataFrame | None  # None: too little history to learn the risk model
+    agencies: pl.DataFrame  # agency_code, name, region_code, sector
+    timings: dict[str, float]
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitStats:
+    """`CityStats` narrowed to what the signed-in user may see under the page filters.
+
+    `problem` names why nothing could be computed (an i18n key), so the page explains instead
+    of failing; the funnels keep the city-wide target and limits, with only visible points.
+    """
+
+    month: dt.date
+    funnels: dict[str, Any]
+    comparison: pl.DataFrame
+    lagging: pl.DataFrame
+    warnings: pl.DataFrame | None
+    problem: str | None = None
+
+
+def _stats_tables(url: str, month: dt.date):
+    """Contract tables for the statistics of `month`: the trend / case-mix window plus a year
+    before it (project-stage cases complete long after acceptance), and that month's reviews."""
+    from metrics.stats import data as sdata
+    from metrics.stats.settings import StatsSettings
+    from queries.inputs import read_reviews
+
+    s = StatsSettings()
+    first = add_months(month, 1 - max(s.trend_months, s.casemix_months) - 12)
+    eng = _engine(url)
+    tables = sdata.read_database(eng, first, month)
+    return dataclasses.replace(tables, reviews=read_reviews(eng, (month, month)))
+
+
+@st.cache_data(show_spinner=False, max_entries=6)
+def _city_stats(url: str, ver: str, month: dt.date) -> CityStats | str:
+    """City-wide statistics of `month`, or the i18n key of why there are none. No forecasts:
+    they take ~10 s on 200k cases and belong to another view."""
+    import time
+
+    from metrics.stats import data as sdata
+    from metrics.stats.casemix import raw_funnel
+    from metrics.stats.lagging import assess
+    from metrics.stats.risk import fit_risk_model, predictive_warnings
+
+    rules = _settings(ver)
+    t0 = time.perf_counter()
+    try:
+        tables = _stats_tables(url, month)
+    except ValueError:
+        return "stats_no_cases"
+    if tables.cases.is_empty():
+        return "stats_no_cases"
+    read_s = time.perf_counter() - t0
+    try:
+        a = assess(tables, month, rules=rules)
+    except ValueError:  # no completed cases with a deadline in the model's window
+        return "stats_no_completed"
+    funnels = {"on_time": raw_funnel(a.casemix), "overdue_oe": a.adjusted}
+    if a.bad_reviews is not None and not a.bad_reviews.units.is_empty():
+        funnels["bad_review"] = a.bad_reviews
+    if not a.online.units.is_empty():
+        funnels["online"] = a.online
+    t0 = time.perf_counter()
+    # open cases "now": at the month's end, or at the last recorded moment if that is earlier
+    last = max((d for d in (tables.cases["accepted_at"].max(), tables.cases["completed_at"].max())
+                if d is not None), default=None)
+    as_of = sdata.month_end_moment(month)
+    if last is not None and last < as_of:
+        as_of = last
+    try:
+        clock = sdata.clocked(tables, as_of, add_months(month, -23), rules)
+        warn: pl.DataFrame | None = predictive_warnings(fit_risk_model(clock, as_of), clock,
+                                                        rules=rules)
+    except ValueError:  # too few completed cases to learn from
+        warn = None
+    timings = {"read": read_s, **a.timings, "risk": time.perf_counter() - t0}
+    agencies = tables.agencies.select("agency_code", "name", "region_code", "sector")
+    return CityStats(month, funnels, a.comparison, a.lagging, warn, agencies, timings)
+
+
+def _visible_agencies(filters: Filters, agencies: pl.DataFrame, url: str, ver: str) -> set[str]:
+    """Agencies the (already scoped) filters let the user see: scope ∩ agency, region, sector."""
+    keep = agencies
+    if filters.allowed_agencies is not None:
+        keep = keep.filter(pl.col("agency_code").is_in(list(filters.allowed_agencies)))
+    if filters.agency_codes:
+        keep = keep.filter(pl.col("agency_code").is_in(list(filters.agency_codes)))
+    if filters.sectors:
+        keep = keep.filter(pl.col("sector").is_in(list(filters.sectors)))
+    sub = FilterOptions.subtree(_options(url, ver), filters.region_code)
+    if sub is not None:
+        keep = keep.filter(pl.col("region_code").is_in(sorted(sub)))
+    return set(keep["agency_code"].to_list())
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _unit_stats(url: str, ver: str, filters: Filters) -> UnitStats:
+    month = filters.month_to
+    city = _city_stats(url, ver, month)
+    empty = pl.DataFrame()
+    if isinstance(city, str):
+        return UnitStats(month, {}, empty, empty, None, city)
+    seen = sorted(_visible_agencies(filters, city.agencies, url, ver))
+    names = city.agencies.select(pl.col("agency_code").alias("unit"), "name")
+
+    def mine(frame: pl.DataFrame, col: str = "unit") -> pl.DataFrame:
+        return frame.filter(pl.col(col).is_in(seen))
+
+    funnels = {k: dataclasses.replace(f, units=mine(f.units).join(names, on="unit", how="left"))
+               for k, f in city.funnels.items()}
+    comparison = mine(city.comparison).join(names, on="unit", how="left")
+    warn = None
+    if city.warnings is not None:
+        warn = mine(city.warnings, "agency_code").join(
+            names.rename({"unit": "agency_code", "name": "agency_name"}), on="agency_code",
+            how="left")
+    return UnitStats(month, funnels, comparison, mine(city.lagging), warn)
+
+
+def unit_stats(filters: Filters) -> UnitStats:
+    """Funnels, raw vs case-mix-adjusted comparison, lagging units and the predicted 预警 list
+    for the filter's last month, narrowed to the user's scope (the scope is in the key)."""
+    return _unit_stats(_url(), version(), _enforce(filters))

@@ -14,7 +14,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import charts, data
-from dashboard.components import metric_name, table, target_of
+from dashboard.components import metric_name, no_rows, table, target_of
 from dashboard.formatting import fmt_value, py_map
 from dashboard.i18n import translate
 from dashboard.state import current_lang
@@ -729,3 +729,159 @@ def calendar_month(days: pl.DataFrame, month: int) -> pl.DataFrame:
     """One month of the calendar for the editor (date, is_workday, name, source)."""
     return days.filter(pl.col("date").dt.month() == month).select(
         "date", "is_workday", "name", "source")
+
+
+# ---------------------------------------------------------------------------------------------
+# Statistics on the 单位分析 page (metrics.stats via data.unit_stats)
+
+FUNNEL_FMT = {"on_time": "pct", "overdue_oe": "num", "bad_review": "pct", "online": "pct"}
+
+
+def _flag_label(col: str = "flag") -> pl.Expr:
+    """Translated funnel flag, as a native expression (no Python function inside the query)."""
+    labels = {k: _t(f"stats_flag_{k}") for k in ("alarm", "alert", "in_control", "no_data")}
+    return pl.col(col).replace_strict(labels, default=pl.col(col), return_dtype=pl.String)
+
+
+def funnel_curves(f, points: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """The limits the flags use, and the exact unadjusted ones when the flags are adjusted,
+    on a grid spanning the shown units' denominators (not the whole city's, so a scoped user's
+    chart is about their own units)."""
+    import dataclasses
+
+    import numpy as np
+
+    den = points.filter(pl.col("denominator") > 0)["denominator"].to_numpy()
+    lo, hi = float(den.min()) * 0.8, float(den.max()) * 1.25
+    grid = np.geomspace(max(lo, 1e-3), max(hi, lo * 1.01, 2e-3), 200)
+    curve = f.curve(at=grid)
+    raw = dataclasses.replace(f, adjusted=False).curve(at=grid) if f.adjusted else None
+    return curve, raw
+
+
+def funnel_panel(stats: data.UnitStats) -> None:
+    """The funnel plot of one indicator with its flags table and the overdispersion note."""
+    kinds = [k for k in data.STATS_FUNNELS if k in stats.funnels]
+    kind = st.segmented_control(_t("stats_funnel_metric"), kinds, default=kinds[0],
+                                required=True, format_func=lambda k: _t(f"stats_funnel_{k}"),
+                                key="stats_funnel_kind")
+    f = stats.funnels[kind]
+    points = f.units.filter(pl.col("flag") != "no_data")
+    if points.is_empty():
+        st.info(_t("stats_no_funnel"), icon=":material/info:")
+        return
+    curve, raw = funnel_curves(f, points)
+    d = f.dispersion
+    st.caption(_t("stats_od_adjusted", phi=d.phi, p=d.pvalue, method=f.method) if f.adjusted
+               else _t("stats_od_none"))
+    fmt = FUNNEL_FMT[kind]
+    labels = {k: _t(f"stats_{k}") for k in ("target", "alert", "alarm", "raw_alarm")}
+    labels |= {f"flag_{k}": _t(f"stats_flag_{k}") for k in ("alarm", "alert", "in_control")}
+    labels |= {"x": _t("stats_x_" + f.kind), "y": _t(f"stats_funnel_{kind}")}
+    st.plotly_chart(charts.funnel_figure(points, curve, f.target, fmt, labels, raw),
+                    width="stretch", key="stats_funnel_chart")
+    counts = points["flag"].value_counts()
+    n = dict(zip(counts["flag"].to_list(), counts["count"].to_list(), strict=True))
+    st.caption(_t("stats_funnel_counts", units=points.height, alarm=n.get("alarm", 0),
+                  alert=n.get("alert", 0)))
+    shown = points.with_columns(_flag_label())
+    table(shown, {"unit": _t("stats_col_unit"), "name": _t("stats_col_name"),
+                  "flag": _t("stats_col_flag"), "value": _t("stats_col_value"),
+                  "numerator": _t("stats_col_numerator"),
+                  "denominator": _t("stats_col_denominator")},
+          formats={"value": fmt, "numerator": "num" if f.kind == "ratio" else "int",
+                   "denominator": "num" if f.kind == "ratio" else "int"},
+          key="stats_funnel_table", height=300)
+
+
+def _interval(lo: str, hi: str, scale: float, digits: int, suffix: str = "") -> pl.Expr:
+    return pl.format("{}{} – {}{}", (pl.col(lo) * scale).round(digits), pl.lit(suffix),
+                     (pl.col(hi) * scale).round(digits), pl.lit(suffix))
+
+
+def casemix_panel(stats: data.UnitStats) -> None:
+    """Raw vs case-mix-adjusted, side by side: why a unit moves when its items are accounted for."""
+    from metrics.stats.settings import StatsSettings
+
+    st.caption(_t("stats_casemix_hint", min_n=StatsSettings().min_n))
+    c = stats.comparison
+    if c.is_empty():
+        no_rows()
+        return
+    changed = {v: _t(f"stats_changed_{v}") for v in (
+        "raw flag explained by case mix", "flagged only after adjustment", "flag level changed")}
+    shown = c.with_columns(
+        _interval("raw_ci_low", "raw_ci_high", 100, 1, "%").alias("raw_ci"),
+        _interval("ratio_ci_low", "ratio_ci_high", 1, 2).alias("oe_ci"),
+        pl.col("changed").replace_strict(changed, default=pl.col("changed"),
+                                         return_dtype=pl.String),
+    )
+    table(shown, {"unit": _t("stats_col_unit"), "name": _t("stats_col_name"),
+                  "cases": _t("stats_col_cases"), "raw_on_time_rate": _t("stats_col_raw_rate"),
+                  "raw_ci": _t("stats_col_raw_ci"), "raw_rank": _t("stats_col_raw_rank"),
+                  "observed": _t("stats_col_observed"), "expected": _t("stats_col_expected"),
+                  "ratio": _t("stats_col_oe"), "oe_ci": _t("stats_col_oe_ci"),
+                  "adjusted_on_time_rate": _t("stats_col_adj_rate"),
+                  "adj_rank": _t("stats_col_adj_rank"),
+                  "rank_change": _t("stats_col_rank_change"),
+                  "changed": _t("stats_col_changed")},
+          formats={"raw_on_time_rate": "pct", "adjusted_on_time_rate": "pct", "ratio": "num",
+                   "expected": "days"},
+          key="stats_casemix_table", height=360)
+
+
+def lagging_panel(stats: data.UnitStats) -> None:
+    """The lagging-unit list with the reasons written out in the page language."""
+    st.caption(_t("stats_lagging_hint"))
+    lag = stats.lagging
+    if lag.is_empty():
+        st.success(_t("stats_lagging_none"), icon=":material/check_circle:")
+        return
+    reason = "reason_zh" if current_lang() == "zh" else "reason_en"
+    table(lag, {"unit": _t("stats_col_unit"), "name": _t("stats_col_name"),
+                "severity": _t("stats_col_severity"), reason: _t("stats_col_reason")},
+          key="stats_lagging_table",
+          column_config={_t("stats_col_reason"): st.column_config.TextColumn(width="large")})
+
+
+def risk_panel(stats: data.UnitStats) -> None:
+    """The predicted 预警 list: open cases likely to pass their due date, those the rule-based
+    list does not (yet) hold marked."""
+    from metrics.stats.settings import StatsSettings
+
+    w = stats.warnings
+    if w is None:
+        st.info(_t("stats_risk_unavailable"), icon=":material/info:")
+        return
+    st.caption(_t("stats_risk_hint", as_of=f"{stats.month:%Y-%m}",
+                  threshold=StatsSettings().risk_threshold))
+    if w.is_empty():
+        st.success(_t("stats_risk_none"), icon=":material/check_circle:")
+        return
+    table(w, {"case_id": _t("stats_col_case"), "agency_code": _t("stats_col_unit"),
+              "agency_name": _t("stats_col_name"), "item_code": _t("stats_col_item"),
+              "due_date": _t("stats_col_due"), "elapsed_share": _t("stats_col_elapsed"),
+              "p_overdue": _t("stats_col_p"), "ahead_of_rule": _t("stats_col_ahead")},
+          formats={"elapsed_share": "pct", "p_overdue": "pct"}, key="stats_risk_table",
+          height=360)
+
+
+def stats_section(filters: Filters) -> None:
+    """The statistics library's views for the filter's last month, in four tabs."""
+    st.subheader(_t("stats_title", month=f"{filters.month_to:%Y-%m}"))
+    st.caption(_t("stats_hint"))
+    with st.spinner():
+        stats = data.unit_stats(filters)
+    if stats.problem:
+        st.info(_t(stats.problem), icon=":material/info:")
+        return
+    tabs = st.tabs([_t(k) for k in ("stats_tab_funnel", "stats_tab_casemix",
+                                    "stats_tab_lagging", "stats_tab_risk")])
+    with tabs[0]:
+        funnel_panel(stats)
+    with tabs[1]:
+        casemix_panel(stats)
+    with tabs[2]:
+        lagging_panel(stats)
+    with tabs[3]:
+        risk_panel(stats)

@@ -70,3 +70,6 @@ else:
             panels.case_timeline(picked)
     else:
         no_rows()
+
+st.divider()
+panels.stats_section(f)

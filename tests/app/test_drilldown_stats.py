@@ -1,0 +1,152 @@
+"""The statistics section of 单位分析: funnel, raw vs adjusted, lagging units, predicted 预警."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app.conftest import ENTRY, page_path
+from tests.security.conftest import COUNTY_A, USERS, app_as
+
+MONTH = dt.date(2025, 6, 1)  # the demo database's last month (the page's default)
+
+
+def _open(at: AppTest) -> AppTest:
+    at.run()
+    at.switch_page(page_path("drilldown")).run()
+    return at
+
+
+TABS = {"funnel": "漏斗图", "casemix": "原始与调整后", "lagging": "落后单位", "risk": "预测预警"}
+
+
+def _frame(at: AppTest, tab: str):
+    """The table of a statistics tab (None when the tab shows a message instead)."""
+    t = next(t for t in at.tabs if t.label == TABS[tab])
+    return t.dataframe[0].value if len(t.dataframe) else None
+
+
+def test_section_renders_on_demo_data(demo_app: AppTest) -> None:
+    at = _open(demo_app)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert any(s.value.startswith("统计分析（2025-06）") for s in at.subheader)
+    funnel = _frame(at, "funnel")
+    assert len(funnel) > 10 and set(funnel["判定"]) <= {"报警", "预警", "正常"}
+    compare = _frame(at, "casemix")
+    assert {"原始排名", "调整后排名", "实际/预期95%区间"} <= set(compare.columns)
+    # every funnel indicator can be picked and drawn
+    from dashboard.data import STATS_FUNNELS
+
+    for kind in STATS_FUNNELS:
+        at.button_group(key="stats_funnel_kind").set_value(kind).run()
+        assert not at.exception, (kind, [e.value for e in at.exception])
+        assert len(_frame(at, "funnel")) > 10, kind
+
+
+def test_section_explains_on_an_empty_database(empty_url: str) -> None:
+    at = _open(AppTest.from_file(ENTRY, default_timeout=60))
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("import" in i.value or "上传" in i.value for i in at.info)
+
+
+def test_lagging_list_matches_assess(demo_app: AppTest, demo_url: str) -> None:
+    from dashboard.data import _stats_tables
+    from metrics.stats.lagging import assess
+
+    at = _open(demo_app)
+    direct = assess(_stats_tables(demo_url, MONTH), MONTH).lagging
+    shown = _frame(at, "lagging")
+    if direct.is_empty():
+        assert shown is None
+        assert any("没有落后单位" in s.value for s in at.success)
+    else:
+        assert list(shown["单位编码"]) == direct["unit"].to_list()
+        assert list(shown["理由"]) == direct["reason_zh"].to_list()
+
+
+@pytest.fixture
+def county_a(demo_url: str, monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """Signed-out environment on the demo database (as tests/security), and the agencies of
+    county A."""
+    from queries import extracts
+    from queries.engine import make_engine
+
+    monkeypatch.setenv("DATABASE_URL", demo_url)
+    monkeypatch.delenv("XIAONENG_DEMO", raising=False)
+    monkeypatch.delenv("XIAONENG_DEMO_ROLE", raising=False)
+    eng = make_engine(demo_url)
+    agencies = extracts.load_agencies(eng)
+    eng.dispose()
+    return set(agencies.filter(pl.col("region_code") == COUNTY_A)["agency_code"])
+
+
+def test_unit_user_sees_only_own_agencies(county_a: set[str]) -> None:
+    own = county_a
+    at = app_as(USERS["unit_a"])
+    at.run()
+    at.switch_page(page_path("drilldown")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    seen: set[str] = set()
+    for tab in TABS:
+        frame = _frame(at, tab)
+        if frame is not None and "单位编码" in frame.columns:
+            seen |= set(frame["单位编码"])
+    assert seen and seen <= own, seen - own
+
+
+def test_data_layer_narrows_every_part_to_the_scope(county_a: set[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import dashboard.auth
+    from dashboard import data
+    from queries.extracts import Filters
+
+    f = Filters(MONTH, MONTH)
+    monkeypatch.setattr(dashboard.auth, "current_user", lambda: USERS["analyst"])
+    everyone = data.unit_stats(f)
+    monkeypatch.setattr(dashboard.auth, "current_user", lambda: USERS["unit_a"])
+    mine = data.unit_stats(f)
+    own = county_a
+    assert set(everyone.funnels["on_time"].units["unit"]) > own
+    for fn in mine.funnels.values():
+        assert set(fn.units["unit"]) <= own
+        # the limits are still the city's: same target as the unscoped funnel
+    assert mine.funnels["on_time"].target == everyone.funnels["on_time"].target
+    assert set(mine.comparison["unit"]) <= own and set(mine.lagging["unit"]) <= own
+    if mine.warnings is not None:
+        assert set(mine.warnings["agency_code"]) <= own
+
+
+def test_funnel_figure_draws_target_limits_and_flagged_points() -> None:
+    from dashboard.charts import RED, YELLOW, funnel_figure
+
+    points = pl.DataFrame({"name": ["甲局", "乙局", "丙局"], "numerator": [90, 480, 30],
+                           "denominator": [100.0, 500.0, 40.0], "value": [0.9, 0.96, 0.75],
+                           "flag": ["alert", "in_control", "alarm"]})
+    curve = pl.DataFrame({"denominator": [10.0, 100.0, 1000.0],
+                          "lower_alert": [0.80, 0.92, 0.94], "upper_alert": [1.0, 0.98, 0.96],
+                          "lower_alarm": [0.70, 0.89, 0.93], "upper_alarm": [1.0, 0.99, 0.97]})
+    raw = curve.with_columns(pl.col("lower_alarm") + 0.01, pl.col("upper_alarm") - 0.01)
+    labels = {"target": "全市水平", "alert": "95%预警线", "alarm": "99.8%报警线",
+              "raw_alarm": "未调整", "flag_alarm": "报警", "flag_alert": "预警",
+              "flag_in_control": "正常", "x": "办件量", "y": "按时办结率"}
+    fig = funnel_figure(points, curve, 0.95, "pct", labels, raw)
+    by_name: dict[str, list] = {}
+    for tr in fig.data:
+        by_name.setdefault(tr.name, []).append(tr)
+    assert list(by_name["全市水平"][0].y) == [0.95] * 3
+    # each limit is drawn on both sides, as a function of the denominator
+    alert = by_name["95%预警线"]
+    alarm_lines = by_name["99.8%报警线"]
+    assert len(alert) == 2 and len(alarm_lines) == 2 and len(by_name["未调整"]) == 2
+    assert list(alert[0].x) == [10.0, 100.0, 1000.0]
+    assert {tuple(t.y) for t in alarm_lines} == {(0.70, 0.89, 0.93), (1.0, 0.99, 0.97)}
+    markers = [t for t in fig.data if t.mode == "markers"]
+    colours = {t.marker.color for t in markers}
+    assert RED in colours and YELLOW in colours and len(markers) == 3
+    assert {t.name for t in markers} == {"报警", "预警", "正常"}
+    assert any("丙局" in t.text for t in markers)
+    assert fig.layout.xaxis.type == "log"
