@@ -7,12 +7,12 @@ result. A problem the user can fix is one line on stderr and exit status 2, neve
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from queries.errors import XiaonengError
+from xiaoneng.cli_args import month_arg as _month
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -23,13 +23,6 @@ def _engine():
     engine = make_engine()
     check_connection(engine)
     return engine
-
-
-def _month(text: str) -> dt.date:
-    try:
-        return dt.datetime.strptime(text, "%Y-%m").date()
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM, got {text!r}") from exc
 
 
 def cmd_init_db(args: argparse.Namespace) -> int:

@@ -3,21 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 
-
-def _month(text: str) -> dt.date:
-    try:
-        return dt.datetime.strptime(text, "%Y-%m").date()
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM, got {text!r}") from exc
-
-
-def _moment(text: str) -> dt.datetime:
-    try:
-        return dt.datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected an ISO timestamp, got {text!r}") from exc
+from xiaoneng.cli_args import moment_arg as _moment
+from xiaoneng.cli_args import month_arg as _month
 
 
 def cmd_compute(args: argparse.Namespace) -> int:

@@ -15,12 +15,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-
-def _month(text: str) -> dt.date:
-    try:
-        return dt.datetime.strptime(text, "%Y-%m").date()
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM, got {text!r}") from exc
+from xiaoneng.cli_args import month_arg as _month
 
 
 def _tables(args: argparse.Namespace):
