@@ -22,6 +22,7 @@ from metrics.cards import CARD_COLUMNS, card_facts, case_cards, clock_cases, war
 from metrics.settings import Settings
 from queries import facts_store, inputs
 from queries.errors import XiaonengError
+from queries.extracts import add_months
 
 CLOCKED_CASE_COLUMNS = (
     "case_id", "item_code", "agency_code", "channel", "accepted_at", "completed_at", "status",
@@ -33,12 +34,12 @@ def month_range(first: dt.date, last: dt.date) -> list[dt.date]:
     out, m = [], first.replace(day=1)
     while m <= last:
         out.append(m)
-        m = (m.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        m = add_months(m, 1)
     return out
 
 
 def previous_month(m: dt.date) -> dt.date:
-    return (m.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    return add_months(m, -1)
 
 
 @dataclass

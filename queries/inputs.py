@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from queries import schema
 from queries.contract import TABLES
 from queries.engine import is_postgres
+from queries.extracts import add_months
 
 _POLARS = {
     "text": pl.String, "enum": pl.String, "int": pl.Int32, "bool": pl.Boolean,
@@ -69,12 +70,9 @@ def read_select(engine: Engine, stmt: sa.Select, table: str) -> pl.DataFrame:
     df = pl.DataFrame([tuple(r) for r in rows], schema=names, orient="row",
                       infer_schema_length=None) if rows else \
         pl.DataFrame(schema=polars_schema(table))
-    if rows:
-        df = df.with_columns(
-            [pl.col(n).cast(pl.String) for n, t in df.schema.items()
-             if t == pl.Null or (t != pl.String and polars_schema(table)[n] in
-                                 (pl.Datetime("us"), pl.Date) and t == pl.String)]
-        )
+    if rows:  # an all-null column comes back untyped; _typed casts it from text
+        df = df.with_columns(pl.col(n).cast(pl.String) for n, t in df.schema.items()
+                             if t == pl.Null)
     return _typed(df, table)
 
 
@@ -92,8 +90,7 @@ def case_window(first_month: dt.date, last_month: dt.date) -> sa.ColumnElement[b
     """
     c = schema.cases.c
     start = dt.datetime.combine(first_month, dt.time())
-    nxt = (last_month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    end = dt.datetime.combine(nxt, dt.time())
+    end = dt.datetime.combine(add_months(last_month, 1), dt.time())
     inside = sa.and_(
         c.accepted_at < end, sa.or_(c.completed_at.is_(None), c.completed_at >= start)
     )
@@ -121,8 +118,7 @@ def read_reviews(engine: Engine, window: tuple[dt.date, dt.date] | None = None) 
     stmt = sa.select(*t.c)
     if window:
         start = dt.datetime.combine(window[0], dt.time())
-        nxt = (window[1].replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-        end = dt.datetime.combine(nxt, dt.time())
+        end = dt.datetime.combine(add_months(window[1], 1), dt.time())
         # A bad review's card falls ~rectify_days after rating: look back 3 months for those.
         lookback = dt.datetime.combine((window[0] - dt.timedelta(days=92)).replace(day=1), dt.time())
         stmt = stmt.where(sa.or_(
