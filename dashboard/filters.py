@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from queries.extracts import Filters
+from queries.extracts import Filters, region_children, subtree_codes
 
 # query-string keys (short, stable: they are part of shared links)
 Q_FROM, Q_TO, Q_REGION, Q_SECTOR, Q_AGENCY, Q_TYPE, Q_CHANNEL = (
@@ -57,16 +57,8 @@ class FilterOptions:
     def subtree(self, code: str | None) -> set[str] | None:
         if code is None:
             return None
-        children: dict[str | None, list[str]] = {}
-        for c, _, parent, _ in self.regions:
-            children.setdefault(parent, []).append(c)
-        out, stack = set(), [code]
-        while stack:
-            c = stack.pop()
-            if c not in out:
-                out.add(c)
-                stack.extend(children.get(c, []))
-        return out
+        children = region_children((c, parent) for c, _, parent, _ in self.regions)
+        return set(subtree_codes(children, [code]))
 
 
 @dataclass(frozen=True)

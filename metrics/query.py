@@ -141,18 +141,8 @@ class _Tree:
         return cls(names, children)
 
     def subtree(self, code: str) -> list[str]:
-        """The region and all its descendants (a cycle in bad data cannot loop forever)."""
-        out: list[str] = []
-        seen: set[str] = set()
-        stack = [code]
-        while stack:
-            c = stack.pop()
-            if c in seen:
-                continue
-            seen.add(c)
-            out.append(c)
-            stack.extend(self.children.get(c, []))
-        return out
+        """The region and all its descendants."""
+        return extracts.subtree_codes(self.children, [code])
 
     @property
     def roots(self) -> list[str]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -147,6 +147,29 @@ def load_regions(engine: Engine | Connection) -> pl.DataFrame:
     )
     with _connect(engine) as conn:
         return _select_frame(conn, stmt)
+
+
+def region_children(pairs: Iterable[tuple[str, str | None]]) -> dict[str | None, list[str]]:
+    """parent code → child codes, from (region_code, parent_code) pairs."""
+    children: dict[str | None, list[str]] = {}
+    for code, parent in pairs:
+        children.setdefault(parent, []).append(code)
+    return children
+
+
+def subtree_codes(children: Mapping[str | None, Sequence[str]], roots: Sequence[str]) -> list[str]:
+    """The roots and all their descendants, depth first; a cycle in bad data cannot loop."""
+    out: list[str] = []
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        c = stack.pop()
+        if c in seen:
+            continue
+        seen.add(c)
+        out.append(c)
+        stack.extend(children.get(c, []))
+    return out
 
 
 def load_agencies(engine: Engine | Connection) -> pl.DataFrame:

@@ -118,18 +118,8 @@ def region_subtree(engine: Engine, code: str | None) -> list[str] | None:
     if code is None:
         return None
     regions = extracts.load_regions(engine)
-    children: dict[str, list[str]] = {}
-    for c, parent in regions.select("region_code", "parent_code").iter_rows():
-        children.setdefault(parent, []).append(c)
-    out, seen, stack = [], set(), [code]
-    while stack:
-        c = stack.pop()
-        if c in seen:
-            continue
-        seen.add(c)
-        out.append(c)
-        stack.extend(children.get(c, []))
-    return out
+    pairs = regions.select("region_code", "parent_code").iter_rows()
+    return extracts.subtree_codes(extracts.region_children(pairs), [code])
 
 
 # ---------------------------------------------------------------------------------------------

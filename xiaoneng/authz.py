@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from queries.errors import XiaonengError
+from queries.extracts import region_children, subtree_codes
 
 ROLES: tuple[str, ...] = ("leader", "supervisor", "analyst", "unit", "admin")
 ROLE_LABELS: dict[str, tuple[str, str]] = {
@@ -102,17 +103,7 @@ def require(user: User | None, action: str) -> User:
 
 def subtree(regions: Iterable[tuple[str, str | None]], roots: Sequence[str]) -> set[str]:
     """Every region code under (and including) `roots`, from (code, parent) pairs."""
-    children: dict[str | None, list[str]] = {}
-    for code, parent in regions:
-        children.setdefault(parent, []).append(code)
-    out: set[str] = set()
-    stack = list(roots)
-    while stack:
-        c = stack.pop()
-        if c not in out:
-            out.add(c)
-            stack.extend(children.get(c, []))
-    return out
+    return set(subtree_codes(region_children(regions), roots))
 
 
 def allowed_agencies(
