@@ -14,6 +14,7 @@ import polars as pl
 
 from metrics.clock import ORD, add_clock, as_calendar
 from metrics.settings import Settings
+from queries.case_sources import bundle_heads_of
 from queries.schema import CASE_MEASURES, GRAIN
 
 INT = pl.Int64
@@ -52,19 +53,24 @@ def _sum_to_grain(rows: pl.LazyFrame, measures: dict[str, pl.Expr]) -> pl.LazyFr
     )
 
 
-def intake_measures(cases: pl.LazyFrame, months: list[dt.date], settings: Settings) -> pl.LazyFrame:
-    """Measures of the month of acceptance (every accepted case, whatever happened later)."""
+def intake_measures(
+    cases: pl.LazyFrame,
+    months: list[dt.date],
+    settings: Settings,
+    bundle_heads: pl.LazyFrame | None = None,
+) -> pl.LazyFrame:
+    """Measures of the month of acceptance (every accepted case, whatever happened later).
+
+    `bundle_heads` (case_id of each bundle's first case) must be found over all cases; pass it
+    when `cases` is only a slice of the log (see queries.case_sources).
+    """
     rows = cases.filter(pl.col("accepted_at").is_not_null()).with_columns(
         month_of("accepted_at").alias("month")
     ).filter(pl.col("month").is_in(months))
     # The bundle's first case is found over all cases (not only this month's), so a bundle
     # spanning two months is counted once, in the month it started. Bundles are a small subset.
-    bundle_heads = (
-        cases.filter(pl.col("accepted_at").is_not_null() & pl.col("bundle_id").is_not_null())
-        .group_by("bundle_id")
-        .agg(pl.col("case_id").sort_by("accepted_at", "case_id").first())
-        .select("case_id")
-    )
+    if bundle_heads is None:
+        bundle_heads = bundle_heads_of(cases)
     rows = flag_membership(rows, bundle_heads, "case_id", "__head")
     stat, prom = pl.col("statutory_days"), pl.col("promised_days")
     compressible = (stat > 0) & prom.is_not_null()
@@ -257,6 +263,7 @@ def case_facts(
     settings: Settings,
     as_of: dt.datetime,
     clocked: pl.LazyFrame | None = None,
+    bundle_heads: pl.LazyFrame | None = None,
 ) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """(case facts, used-days histogram) for `months`.
 
@@ -274,7 +281,7 @@ def case_facts(
     )
     facts = combine(
         [
-            intake_measures(cases, months, settings),
+            intake_measures(cases, months, settings, bundle_heads),
             completion_measures(done, reviewed, calendar, months, settings),
             snapshot_measures(cases, suspensions, calendar, months, settings, as_of),
         ]

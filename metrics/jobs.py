@@ -21,12 +21,23 @@ from metrics.calendar import WorkCalendar
 from metrics.cards import CARD_COLUMNS, card_facts, case_cards, clock_cases, warning_list
 from metrics.settings import Settings
 from queries import facts_store, inputs
+from queries.case_sources import CaseSource, DatabaseSource, FrameSource, Slice, iter_slices
 from queries.errors import XiaonengError
 from queries.extracts import add_months
+from queries.schema import GRAIN
 
 CLOCKED_CASE_COLUMNS = (
     "case_id", "item_code", "agency_code", "channel", "accepted_at", "completed_at", "status",
     "statutory_days", "promised_days", "limit_unit", "e_result", "reported_at",
+)
+
+
+# Case columns any metric family reads (the rest — applicant, decision, due_at — are for case
+# lists): a source may read only these.
+JOB_CASE_COLUMNS = (
+    "case_id", "item_code", "agency_code", "channel", "bundle_id", "project_code",
+    "submitted_at", "accepted_at", "completed_at", "status", "statutory_days", "promised_days",
+    "limit_unit", "visits", "full_online", "cross_region", "e_result", "reported_at",
 )
 
 
@@ -65,28 +76,40 @@ class JobResult:
         return "\n".join(lines)
 
 
-def compute_frames(
+# Months of acceptance per slice in a full recompute: about 3.5 M cases a slice at 20 M cases
+# over 34 months, which keeps the job's peak memory to one slice's working set.
+FULL_RECOMPUTE_SLICE_MONTHS = 6
+
+SLICE_FRAMES = ("case_facts", "used_days_hist", "review_facts", "cards", "warnings")
+# Additive frames and the keys their rows are summed on when slices are combined.
+_ADDITIVE_KEYS = {
+    "case_facts": GRAIN,
+    "used_days_hist": (*GRAIN, "used_wd"),
+    "review_facts": GRAIN,
+}
+
+
+def slice_frames(
     tables: dict[str, pl.DataFrame],
     months: list[dt.date],
+    be_months: list[dt.date],
     as_of: dt.datetime,
     settings: Settings,
     calendar: WorkCalendar,
+    bundle_heads: pl.LazyFrame | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """Every fact frame for `months` from in-memory contract tables (no database)."""
+    """The additive facts, cards and 预警 of one slice of cases (with their suspensions and
+    reviews). Facts cover `be_months`; cards only `months`."""
     cases = tables["cases"].lazy()
     susp = tables["suspensions"].lazy()
     revs = tables["reviews"].lazy()
-    # The 营商环境 change-from-last-month needs the previous month beside the requested ones.
-    be_months = sorted({*months, previous_month(months[0])})
-
     # The clock of every case is the costliest step: compute it once, share it.
     # Only the columns the clock's consumers read (completion measures, cards, 预警): the
     # clocked frame is the job's largest intermediate, so its width is its memory.
     clocked = clock_cases(cases.select(CLOCKED_CASE_COLUMNS), susp, calendar, settings,
                           as_of).collect().lazy()
-    # Facts are computed for the previous month too (the 营商环境 change needs it), then trimmed.
     facts, hist = case_measures.case_facts(cases, susp, revs, calendar, be_months, settings,
-                                           as_of, clocked=clocked)
+                                           as_of, clocked=clocked, bundle_heads=bundle_heads)
     review_facts = reviews.review_facts(revs, cases, calendar, be_months, settings, as_of)
     cards = pl.concat(
         [
@@ -98,23 +121,89 @@ def compute_frames(
         how="vertical_relaxed",
     )
     warn = warning_list(clocked, settings, as_of)
-    cat = catalogue.catalogue_facts(tables["items"].lazy(), as_of.date().replace(day=1))
+    collected = pl.collect_all([facts, hist, review_facts, cards, warn])
+    return dict(zip(SLICE_FRAMES, collected, strict=True))
 
-    collected = pl.collect_all([facts, hist, review_facts, cards, warn, cat])
-    out = dict(zip(
-        ["case_facts", "used_days_hist", "review_facts", "cards", "warnings", "catalogue_facts"],
-        collected, strict=True,
-    ))
+
+def _add(total: pl.DataFrame | None, part: pl.DataFrame, keys: tuple[str, ...]) -> pl.DataFrame:
+    """Sum two additive frames row-wise on `keys` (slices overlap on a few months)."""
+    if total is None:
+        return part
+    values = [c for c in part.columns if c not in keys]
+    return (
+        pl.concat([total, part], how="vertical_relaxed")
+        .group_by(*keys)
+        .agg(pl.col(values).sum())
+    )
+
+
+def compute_source(
+    source: CaseSource,
+    months: list[dt.date],
+    as_of: dt.datetime,
+    settings: Settings,
+    calendar: WorkCalendar,
+    months_per_slice: int = 0,
+) -> tuple[dict[str, pl.DataFrame], dict[str, int]]:
+    """Every fact frame for `months`, reading `source` one slice of cases at a time.
+
+    `months_per_slice` = 0 reads everything as one slice. Returns the frames and the number of
+    input rows read per table. Slicing changes nothing in the result: facts are sums over cases
+    and are summed over slices; bundle heads and the 营商环境 chains, which span slices, are
+    read whole (queries.case_sources).
+    """
+    # The 营商环境 change-from-last-month needs the previous month beside the requested ones.
+    be_months = sorted({*months, previous_month(months[0])})
+    ref = source.reference()
+    input_rows = {k: v.height for k, v in ref.items()}
+    if months_per_slice > 0:
+        heads = source.bundle_heads().lazy()
+        slices = iter_slices(source, months_per_slice)
+    else:
+        heads = None
+        slices = iter([source.slice(Slice(None, None), first=True)])
+    totals: dict[str, pl.DataFrame | None] = dict.fromkeys(_ADDITIVE_KEYS)
+    lists: dict[str, list[pl.DataFrame]] = {"cards": [], "warnings": []}
+    for tables in slices:
+        for k in ("cases", "suspensions", "reviews"):
+            input_rows[k] = input_rows.get(k, 0) + tables[k].height
+        part = slice_frames(tables, months, be_months, as_of, settings, calendar, heads)
+        del tables
+        for name, keys in _ADDITIVE_KEYS.items():
+            totals[name] = _add(totals[name], part[name], keys)
+        for name in lists:
+            lists[name].append(part[name])
+    out: dict[str, pl.DataFrame] = {k: v for k, v in totals.items() if v is not None}
+    out["cards"] = pl.concat(lists["cards"], how="vertical_relaxed")
+    out["warnings"] = pl.concat(lists["warnings"], how="vertical_relaxed")
+    out["catalogue_facts"] = catalogue.catalogue_facts(
+        ref["items"].lazy(), as_of.date().replace(day=1)).collect()
     out["card_facts"] = card_facts(out["cards"].lazy()).collect()
+    be_items = ref["items"].filter(pl.col("be_indicator").is_not_null())["item_code"].to_list()
+    be_in = source.cases_of_items(be_items)
     be = business_env.be_scores(
-        cases, tables["items"].lazy(), tables["agencies"].lazy(), tables["regions"].lazy(),
-        out["case_facts"].lazy(), out["review_facts"].lazy(), calendar, be_months, settings,
-        as_of, suspensions=susp,
+        be_in["cases"].lazy(), ref["items"].lazy(), ref["agencies"].lazy(),
+        ref["regions"].lazy(), out["case_facts"].lazy(), out["review_facts"].lazy(), calendar,
+        be_months, settings, as_of, suspensions=be_in["suspensions"].lazy(),
     ).collect()
     for name in ("case_facts", "used_days_hist", "review_facts"):
         out[name] = out[name].filter(pl.col("month").is_in(months))
     out["be_scores"] = be.filter(pl.col("month").is_in(months))
-    return out
+    return out, input_rows
+
+
+def compute_frames(
+    tables: dict[str, pl.DataFrame],
+    months: list[dt.date],
+    as_of: dt.datetime,
+    settings: Settings,
+    calendar: WorkCalendar,
+    months_per_slice: int = 0,
+) -> dict[str, pl.DataFrame]:
+    """Every fact frame for `months` from in-memory contract tables (no database)."""
+    frames, _ = compute_source(FrameSource(tables), months, as_of, settings, calendar,
+                               months_per_slice)
+    return frames
 
 
 def load_inputs(engine: Engine, window: tuple[dt.date, dt.date] | None) -> dict[str, pl.DataFrame]:
@@ -159,14 +248,24 @@ def run_compute(
         settings_hash=settings.digest(), settings=settings.as_dict(),
     ))
     try:
-        tables = load_inputs(engine, window)
+        if window is None:
+            # Everything: read slice by slice so that memory stays that of one slice.
+            source: CaseSource = DatabaseSource(engine)
+            slice_months = FULL_RECOMPUTE_SLICE_MONTHS
+            bounds = source.key_month_bounds()
+            lo = bounds[0] if bounds else None
+        else:
+            tables = load_inputs(engine, window)
+            source, slice_months = FrameSource(tables), 0
+            first = tables["cases"]["submitted_at"].min() if tables["cases"].height else None
+            lo = first.date() if first else None
         calendar = WorkCalendar.from_engine(engine)
-        lo = tables["cases"]["submitted_at"].min() if tables["cases"].height else None
-        span_start = min(lo.date() if lo else months[0], months[0])
+        span_start = min(lo or months[0], months[0])
         span_end = max(as_of.date(), months[-1]) + dt.timedelta(days=400)
         calendar.cover(span_start, span_end)
         fallback = calendar.fallback_years_between(span_start, as_of.date())
-        frames = compute_frames(tables, months, as_of, settings, calendar)
+        frames, input_rows = compute_source(source, months, as_of, settings, calendar,
+                                            slice_months)
         written = facts_store.replace_months(
             engine, months,
             {k: frames[k] for k in facts_store.MONTHLY_TABLES},
@@ -180,7 +279,7 @@ def run_compute(
         raise
     result = JobResult(
         run_id, months, as_of, frames,
-        input_rows={k: v.height for k, v in tables.items()},
+        input_rows=input_rows,
         written=written, calendar_version=calendar.version, fallback_years=fallback,
         duration_s=time.perf_counter() - t0,
     )

@@ -1,0 +1,277 @@
+"""Where the metric job reads its inputs from, one chunk of cases at a time.
+
+Why chunks: every case measure, card and review fact is a sum (or a list) over cases, so the
+facts of disjoint sets of cases add up to the facts of their union (the additivity property the
+tests pin). The full recompute therefore reads the cases in slices of acceptance months, each
+with its own suspensions and reviews, and only the running sums stay in memory: peak memory is
+one slice's, not the whole log's.
+
+A slice holds the cases whose *chunk key* — `accepted_at`, or `submitted_at` for a case never
+accepted — falls in [lo, hi); the first slice has no lower bound and the last no upper bound,
+so the slices partition every case. Each slice carries the suspensions of its cases and the
+reviews of its cases; reviews tied to no known case go to the first slice, so every review is
+read exactly once.
+
+Three things span slices and are read separately: the first case of each bundle (a bundle is
+counted once, in the month its first case was accepted), and the cases of the 营商环境 items
+(chains of cases are followed across months).
+
+Sources: `FrameSource` (frames in memory: tests, the demo), `ParquetSource` (contract tables as
+Parquet files, scanned with predicates: the benchmarks), `DatabaseSource` (the product
+database; bound parameters only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from queries import inputs, schema
+from queries.extracts import add_months
+
+REFERENCE_TABLES = ("regions", "agencies", "items")
+
+
+@dataclass(frozen=True)
+class Slice:
+    """[lo, hi) on the chunk key; None means unbounded on that side."""
+
+    lo: dt.datetime | None
+    hi: dt.datetime | None
+
+
+def plan_slices(first: dt.date | None, last: dt.date | None, months_per_slice: int) -> list[Slice]:
+    """Consecutive slices of `months_per_slice` months covering first..last (and beyond)."""
+    if first is None or last is None or months_per_slice <= 0:
+        return [Slice(None, None)]
+    bounds = []
+    m = add_months(first.replace(day=1), months_per_slice)
+    while m <= last:
+        bounds.append(dt.datetime.combine(m, dt.time()))
+        m = add_months(m, months_per_slice)
+    edges: list[dt.datetime | None] = [None, *bounds, None]
+    return [Slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=False)]
+
+
+def slice_expr(s: Slice) -> pl.Expr:
+    """Polars predicate: the case's chunk key is in the slice."""
+    key = pl.coalesce("accepted_at", "submitted_at")
+    cond = pl.lit(True)
+    if s.lo is not None:
+        cond = cond & (key >= s.lo)
+    if s.hi is not None:
+        cond = cond & (key < s.hi)
+    return cond
+
+
+def bundle_heads_of(cases: pl.LazyFrame) -> pl.LazyFrame:
+    """case_id of the first accepted case of every bundle (by accepted_at, then case_id)."""
+    return (
+        cases.filter(pl.col("accepted_at").is_not_null() & pl.col("bundle_id").is_not_null())
+        .group_by("bundle_id")
+        .agg(pl.col("case_id").sort_by("accepted_at", "case_id").first())
+        .select("case_id")
+    )
+
+
+class CaseSource(Protocol):
+    """What the chunked job needs from its inputs."""
+
+    def reference(self) -> dict[str, pl.DataFrame]: ...
+
+    def key_month_bounds(self) -> tuple[dt.date, dt.date] | None: ...
+
+    def slice(self, s: Slice, first: bool) -> dict[str, pl.DataFrame]: ...
+
+    def bundle_heads(self) -> pl.DataFrame: ...
+
+    def cases_of_items(self, item_codes: Sequence[str]) -> dict[str, pl.DataFrame]: ...
+
+
+def _be_item_codes(items: pl.DataFrame) -> list[str]:
+    return items.filter(pl.col("be_indicator").is_not_null())["item_code"].to_list()
+
+
+class FrameSource:
+    """Contract tables already in memory."""
+
+    def __init__(self, tables: dict[str, pl.DataFrame]) -> None:
+        self.tables = tables
+
+    def reference(self) -> dict[str, pl.DataFrame]:
+        return {n: self.tables[n] for n in REFERENCE_TABLES}
+
+    def key_month_bounds(self) -> tuple[dt.date, dt.date] | None:
+        key = self.tables["cases"].select(pl.coalesce("accepted_at", "submitted_at").alias("k"))
+        lo, hi = key["k"].min(), key["k"].max()
+        return None if lo is None else (lo.date().replace(day=1), hi.date().replace(day=1))
+
+    def slice(self, s: Slice, first: bool) -> dict[str, pl.DataFrame]:
+        cases = self.tables["cases"].filter(slice_expr(s))
+        ids = cases["case_id"].implode()
+        revs = self.tables["reviews"]
+        mine = pl.col("case_id").is_in(ids)
+        if first:  # reviews of no known case are read with the first slice
+            known = self.tables["cases"]["case_id"].implode()
+            mine = mine | pl.col("case_id").is_null() | ~pl.col("case_id").is_in(known)
+        return {
+            "cases": cases,
+            "suspensions": self.tables["suspensions"].filter(pl.col("case_id").is_in(ids)),
+            "reviews": revs.filter(mine),
+        }
+
+    def bundle_heads(self) -> pl.DataFrame:
+        return bundle_heads_of(self.tables["cases"].lazy()).collect()
+
+    def cases_of_items(self, item_codes: Sequence[str]) -> dict[str, pl.DataFrame]:
+        cases = self.tables["cases"].filter(pl.col("item_code").is_in(list(item_codes)))
+        ids = cases["case_id"].implode()
+        return {"cases": cases,
+                "suspensions": self.tables["suspensions"].filter(pl.col("case_id").is_in(ids))}
+
+
+class ParquetSource:
+    """A directory of contract tables as Parquet (`cases.parquet`, …), scanned per slice."""
+
+    def __init__(self, directory: Path, case_columns: Sequence[str] | None = None) -> None:
+        self.dir = Path(directory)
+        self.case_columns = list(case_columns) if case_columns else None
+        self._suspensions = pl.read_parquet(self.dir / "suspensions.parquet")
+
+    def _scan(self, name: str) -> pl.LazyFrame:
+        return pl.scan_parquet(self.dir / f"{name}.parquet")
+
+    def _cases(self) -> pl.LazyFrame:
+        lf = self._scan("cases")
+        return lf.select(self.case_columns) if self.case_columns else lf
+
+    def reference(self) -> dict[str, pl.DataFrame]:
+        return {n: pl.read_parquet(self.dir / f"{n}.parquet") for n in REFERENCE_TABLES}
+
+    def key_month_bounds(self) -> tuple[dt.date, dt.date] | None:
+        k = self._scan("cases").select(pl.coalesce("accepted_at", "submitted_at").alias("k"))
+        row = k.select(pl.col("k").min().alias("lo"), pl.col("k").max().alias("hi")).collect()
+        lo, hi = row["lo"][0], row["hi"][0]
+        return None if lo is None else (lo.date().replace(day=1), hi.date().replace(day=1))
+
+    def slice(self, s: Slice, first: bool) -> dict[str, pl.DataFrame]:
+        cases = self._cases().filter(slice_expr(s)).collect()
+        ids = cases["case_id"].implode()
+        mine = pl.col("case_id").is_in(ids)
+        if first:
+            known = self._scan("cases").select("case_id")
+            orphans = self._scan("reviews").join(known, on="case_id", how="anti",
+                                                 nulls_equal=False)
+            reviews = pl.concat([self._scan("reviews").filter(mine), orphans]).collect()
+        else:
+            reviews = self._scan("reviews").filter(mine).collect()
+        return {
+            "cases": cases,
+            "suspensions": self._suspensions.filter(mine),
+            "reviews": reviews,
+        }
+
+    def bundle_heads(self) -> pl.DataFrame:
+        lf = self._scan("cases").select("case_id", "bundle_id", "accepted_at")
+        return bundle_heads_of(lf).collect()
+
+    def cases_of_items(self, item_codes: Sequence[str]) -> dict[str, pl.DataFrame]:
+        cases = self._cases().filter(pl.col("item_code").is_in(list(item_codes))).collect()
+        ids = cases["case_id"].implode()
+        return {"cases": cases,
+                "suspensions": self._suspensions.filter(pl.col("case_id").is_in(ids))}
+
+
+class DatabaseSource:
+    """The product database: each slice is a handful of SELECTs with bound parameters."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def reference(self) -> dict[str, pl.DataFrame]:
+        return {n: inputs.read_table(self.engine, n) for n in REFERENCE_TABLES}
+
+    def key_month_bounds(self) -> tuple[dt.date, dt.date] | None:
+        c = schema.cases.c
+        key = sa.func.coalesce(c.accepted_at, c.submitted_at)
+        with self.engine.connect() as conn:
+            lo, hi = conn.execute(sa.select(sa.func.min(key), sa.func.max(key))).one()
+        if lo is None:
+            return None
+        if isinstance(lo, str):
+            lo, hi = dt.datetime.fromisoformat(lo), dt.datetime.fromisoformat(hi)
+        return lo.date().replace(day=1), hi.date().replace(day=1)
+
+    @staticmethod
+    def _in_slice(c: sa.ColumnCollection, s: Slice) -> sa.ColumnElement[bool]:
+        key = sa.func.coalesce(c.accepted_at, c.submitted_at)
+        conds: list[sa.ColumnElement[bool]] = []
+        if s.lo is not None:
+            conds.append(key >= s.lo)
+        if s.hi is not None:
+            conds.append(key < s.hi)
+        return sa.and_(sa.true(), *conds)
+
+    def slice(self, s: Slice, first: bool) -> dict[str, pl.DataFrame]:
+        c, r, su = schema.cases, schema.reviews, schema.suspensions
+        in_slice = self._in_slice(c.c, s)
+        cases = inputs.read_select(self.engine, sa.select(*c.c).where(in_slice), "cases")
+        susp = inputs.read_select(
+            self.engine,
+            sa.select(*su.c).join(c, c.c.case_id == su.c.case_id).where(in_slice),
+            "suspensions",
+        )
+        mine = sa.select(*r.c).join(c, c.c.case_id == r.c.case_id).where(in_slice)
+        if first:
+            orphan = sa.select(*r.c).where(
+                ~sa.exists().where(c.c.case_id == r.c.case_id)
+            )
+            mine = sa.union_all(mine, orphan)
+        reviews = inputs.read_select(self.engine, mine, "reviews")
+        return {"cases": cases, "suspensions": susp, "reviews": reviews}
+
+    def bundle_heads(self) -> pl.DataFrame:
+        c = schema.cases.c
+        stmt = sa.select(c.case_id, c.bundle_id, c.accepted_at).where(
+            c.bundle_id.is_not(None), c.accepted_at.is_not(None)
+        )
+        with self.engine.connect() as conn:
+            rows = [tuple(x) for x in conn.execute(stmt).all()]
+        df = pl.DataFrame(rows, orient="row", schema={
+            "case_id": pl.String, "bundle_id": pl.String, "accepted_at": pl.Datetime("us")})
+        return bundle_heads_of(df.lazy()).collect()
+
+    def cases_of_items(self, item_codes: Sequence[str]) -> dict[str, pl.DataFrame]:
+        c, su = schema.cases, schema.suspensions
+        if not item_codes:
+            empty = {"cases": inputs.polars_schema("cases"),
+                     "suspensions": inputs.polars_schema("suspensions")}
+            return {k: pl.DataFrame(schema=v) for k, v in empty.items()}
+        mine = c.c.item_code.in_(list(item_codes))
+        cases = inputs.read_select(self.engine, sa.select(*c.c).where(mine), "cases")
+        susp = inputs.read_select(
+            self.engine, sa.select(*su.c).join(c, c.c.case_id == su.c.case_id).where(mine),
+            "suspensions",
+        )
+        return {"cases": cases, "suspensions": susp}
+
+
+def iter_slices(source: CaseSource, months_per_slice: int) -> Iterator[dict[str, pl.DataFrame]]:
+    """Every slice of `source`, in order; together they hold every case and review once."""
+    bounds = source.key_month_bounds()
+    plan = plan_slices(*(bounds or (None, None)), months_per_slice)
+    for i, s in enumerate(plan):
+        yield source.slice(s, first=i == 0)
+
+
+__all__ = [
+    "CaseSource", "DatabaseSource", "FrameSource", "ParquetSource", "Slice", "bundle_heads_of",
+    "iter_slices", "plan_slices", "slice_expr",
+]
