@@ -74,15 +74,20 @@ def overdue_cases(
     filters: Filters,
     region_codes: Sequence[str] | None,
     limit: int,
-) -> tuple[pl.DataFrame, int]:
-    """The cases behind 超期件 for `month`, most days over first, and how many there are.
+    count: bool = True,
+) -> tuple[pl.DataFrame, int | None]:
+    """The cases behind 超期件 for `month`, most days over first, and how many there are
+    (None when `count` is False).
 
     Columns: case_id, agency_name, item_name, accepted_at, completed_at, still_open, days_over.
     The population is the `overdue` rule of `queries.extracts.CASE_RULES` (completed in the
     month with a deadline and a case yellow card, or open at month end with a yellow card issued
     before the month ended), driven from the small `cards` table joined to `cases` by key:
     the rule's correlated EXISTS over every case of the month is far slower on large logs.
-    A test checks the count equals the `overdue` metric.
+    A test checks the count equals the `overdue` metric, so a caller that already has the metric
+    passes `count=False`: counting needs every card of the population joined to its case, while
+    the first `limit` rows by days over can stop early (on a large log, thousands of case
+    look-ups against a few dozen).
     """
     c, k, a, i = schema.cases, schema.cards, schema.agencies, schema.items
     start, end = _month_bounds(month)
@@ -91,10 +96,16 @@ def overdue_cases(
     has_deadline = sa.or_(c.c.promised_days.is_not(None), c.c.statutory_days.is_not(None))
     completed_in = sa.and_(c.c.completed_at >= start, c.c.completed_at < end, has_deadline)
     open_at_end = sa.and_(c.c.accepted_at < end,
-                          sa.or_(c.c.completed_at.is_(None), c.c.completed_at >= end),
-                          k.c.issued_on < month_start(add_months(month, 1)))
-    where = [k.c.kind == "yellow", k.c.subject == "case", in_clock,
-             sa.or_(completed_in, open_at_end), *scope_conditions(c, filters, region_codes)]
+                          sa.or_(c.c.completed_at.is_(None), c.c.completed_at >= end))
+    # A card is dated the day its case crossed the deadline (never after completion), so both
+    # branches need a card issued by the month's end. The scope is matched on the card, which
+    # carries its case's agency, item and channel: conditions on the small cards table let the
+    # database start from the cards and look cases up by key, instead of scanning every case
+    # that was open at the month's end.
+    where = [k.c.kind == "yellow", k.c.subject == "case", k.c.month <= month_start(month),
+             k.c.issued_on < month_start(add_months(month, 1)),
+             *scope_conditions(k, filters, region_codes),
+             in_clock, sa.or_(completed_in, open_at_end)]
     src = (k.join(c, c.c.case_id == k.c.case_id)
            .outerjoin(a, a.c.agency_code == c.c.agency_code)
            .outerjoin(i, i.c.item_code == c.c.item_code))
@@ -106,14 +117,15 @@ def overdue_cases(
             k.c.days_over.label("days_over"),
         )
         .select_from(src).where(*where)
-        .order_by(k.c.days_over.desc(), c.c.case_id.asc())
+        .order_by(k.c.days_over.desc(), k.c.case_id.asc())
         .limit(limit)
     )
-    count = sa.select(sa.func.count()).select_from(k.join(c, c.c.case_id == k.c.case_id)) \
-        .where(*where)
     with engine.connect() as conn:
-        total = int(conn.execute(count).scalar_one())
         rows = conn.execute(stmt).all()
+        total = None
+        if count:
+            total = int(conn.execute(sa.select(sa.func.count()).select_from(
+                k.join(c, c.c.case_id == k.c.case_id)).where(*where)).scalar_one())
     df = _frame(rows, {
         "case_id": pl.String(), "agency_name": pl.String(), "item_name": pl.String(),
         "accepted_at": pl.Datetime("us"), "completed_at": pl.Datetime("us"),

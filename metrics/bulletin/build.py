@@ -14,8 +14,10 @@ Which units are ranked (a choice, shown in the bulletin's notes):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import polars as pl
@@ -44,6 +46,8 @@ from queries.errors import XiaonengError
 from queries.extracts import add_months, month_start
 
 FORMAT_VERSION = 1  # bump when the bulletin's structure changes
+# Concurrent reads while building: a handful of independent queries, none large.
+QUERY_THREADS = 4
 
 OVERALL_IDS = (
     "accepted", "completed", "in_progress", "instant_rate", "online_rate", "full_online_rate",
@@ -176,9 +180,18 @@ RANK_COLUMNS = (
 
 
 def _ranked_units(engine: Engine, scope: Scope, month: dt.date, grain: str,
-                  rules: BulletinRules) -> pl.DataFrame:
-    """One row per unit of `grain` with the ranking columns, composite score and rank."""
+                  rules: BulletinRules, with_previous: bool = False
+                  ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """One row per unit of `grain` with the ranking columns, composite score and rank, for
+    `month` and (with_previous) for the month before.
+
+    Both months come from one `metric_values` call over the two-month range: each call reads
+    the twelve months before its range for the changes, so asking for the previous month
+    separately (for the 约谈 flag) read the same fact rows twice.
+    """
     f = scope_filters(scope, month)
+    if with_previous:
+        f = dataclasses.replace(f, month_from=add_months(month, -1))
     df = metric_values(engine, list(RANK_IDS), f, grain)  # type: ignore[arg-type]
     key, name = ("region_code", "region_name") if grain == "region" else ("agency_code",
                                                                            "agency_name")
@@ -186,6 +199,15 @@ def _ranked_units(engine: Engine, scope: Scope, month: dt.date, grain: str,
         df = df.filter(pl.col("region_code") == scope.region_code)
     if grain == "region":  # the scope's own agencies ("…本级") are ranked as departments
         df = df.filter(pl.col("region_code") != scope.region_code)
+    current = _rank_frame(df.filter(pl.col("period_end") == month), key, name, rules)
+    if not with_previous:
+        return current, None
+    prev = add_months(month, -1)
+    return current, _rank_frame(df.filter(pl.col("period_end") == prev), key, name, rules)
+
+
+def _rank_frame(df: pl.DataFrame, key: str, name: str, rules: BulletinRules) -> pl.DataFrame:
+    """metric_values rows of one month → ranked units (composite score, rank, notes)."""
     wide = _wide(df, key, name)
     if wide.is_empty():
         return wide
@@ -242,11 +264,8 @@ def _rankings(regions: pl.DataFrame, agencies: pl.DataFrame, scope: Scope,
     return Section("rankings", "排名情况", tuple(paras), tables, charts)
 
 
-def _cards(engine: Engine, scope: Scope, month: dt.date, rows: dict[str, dict[str, Any]],
-           region_codes, rules: BulletinRules) -> Section:
-    f = scope_filters(scope, month)
-    cards = bx.card_counts(engine, month, f, region_codes)
-    overdue, total = bx.overdue_cases(engine, month, f, region_codes, rules.list_rows)
+def _cards(cards: pl.DataFrame, overdue: pl.DataFrame, total: int,
+           rows: dict[str, dict[str, Any]], rules: BulletinRules) -> Section:
     y, r_, v = (int(_v(rows, m) or 0) for m in ("yellow_cards", "red_cards", "revoked_cards"))
     p1 = f"本月共发出黄牌{y}张、红牌{r_}张，经申诉撤销{v}张，净{y + r_ - v}张。"
     if not cards.is_empty():
@@ -290,14 +309,9 @@ def _cards(engine: Engine, scope: Scope, month: dt.date, rows: dict[str, dict[st
     return Section("cards", "红黄牌和督办情况", (p1, p2), (card_table, ov_table))
 
 
-def _reviews(engine: Engine, scope: Scope, month: dt.date, rows: dict[str, dict[str, Any]],
-             region_codes, as_of: dt.datetime, rules: BulletinRules) -> Section:
-    f = scope_filters(scope, month)
-    levels = bx.review_levels(engine, month, f, region_codes)
-    tags = bx.bad_review_tags(engine, month, f, region_codes)
-    unrect = bx.unrectified_bad_reviews(engine, month, f, region_codes, as_of)
-    by_channel = metric_values(engine, ["reviews", "good_review_rate", "bad_review_rate",
-                                        "review_score"], f, "channel")
+def _reviews(levels: dict[int, int], tags: list[tuple[str, int]], unrect: pl.DataFrame,
+             by_channel: pl.DataFrame, rows: dict[str, dict[str, Any]], as_of: dt.datetime,
+             rules: BulletinRules) -> Section:
     n, bad = _v(rows, "reviews"), _v(rows, "bad_review_rate", "numerator")
     p1 = (
         f"本月收到有效评价{tx.count(n, '条')}，好评率{tx.pct(_v(rows, 'good_review_rate'))}"
@@ -359,14 +373,16 @@ def _int(v: Any) -> int | None:
     return None if v is None else int(v)
 
 
-def _business_env(engine: Engine, scope: Scope, month: dt.date) -> Section:
-    if scope.kind == "sector":
+def _be_children(tree: pl.DataFrame, scope: Scope) -> list[str]:
+    return tree.filter(pl.col("parent_code") == scope.region_code)["region_code"].to_list()
+
+
+def _business_env(scope: Scope, tree: pl.DataFrame, df: pl.DataFrame | None) -> Section:
+    if scope.kind == "sector" or df is None:
         return Section("business_env", "营商环境指数",
                        ("营商环境指数按区域计算，不适用于单一条线的通报。",))
-    tree = extracts.load_regions(engine)
     names = dict(zip(tree["region_code"], tree["name"], strict=True))
-    children = tree.filter(pl.col("parent_code") == scope.region_code)["region_code"].to_list()
-    df = bx.be_table(engine, month, [scope.region_code, *children])
+    children = _be_children(tree, scope)
     units = [c for c in children if c in set(df["region_code"].to_list())] or [scope.region_code]
     rows = []
     for code in sorted(units):
@@ -446,9 +462,13 @@ def _praise_section(praise: list[UnitNote], crit: list[UnitNote], rules: Bulleti
 def bottom_units(engine: Engine, scope: Scope, month: dt.date,
                  rules: BulletinRules) -> set[tuple[str, str]]:
     """(level, code) of the units criticised for `month` under `rules`, from the facts."""
+    return _bottom_of({level: _ranked_units(engine, scope, month, level, rules)[0]
+                       for level in ("region", "agency")}, rules)
+
+
+def _bottom_of(ranked: dict[str, pl.DataFrame], rules: BulletinRules) -> set[tuple[str, str]]:
     out: set[tuple[str, str]] = set()
-    for level in ("region", "agency"):
-        df = _ranked_units(engine, scope, month, level, rules)
+    for level, df in ranked.items():
         if not df.is_empty():
             _, bottom = praise_and_criticism(df, rules, "code")
             out |= {(level, r["code"]) for r in bottom}
@@ -478,45 +498,72 @@ def build_bulletin(
     run = facts_store.last_run(engine)
     if run is None:
         raise XiaonengError("no metric facts yet: run `xiaoneng compute` first")
-    f = scope_filters(scope, month)
-    city = metric_values(engine, list(dict.fromkeys((*OVERALL_IDS, *RANK_IDS, *REVIEW_IDS))),
-                         f, "city")
-    rows = _by_metric(city)
-    if _v(rows, "accepted") is None and _v(rows, "completed") is None:
-        raise XiaonengError(
-            f"no metric facts for {month:%Y-%m} in scope {scope.name}: run `xiaoneng compute` "
-            "for that month first"
-        )
     as_of: dt.datetime = run["as_of"]
+    f = scope_filters(scope, month)
     tree = extracts.load_regions(engine)
     region_codes = _subtree(tree, scope.region_code)
+    recompute_prev = previous_bottom is None
 
-    regions = _ranked_units(engine, scope, month, "region", rules)
-    agencies = _ranked_units(engine, scope, month, "agency", rules)
-    if previous_bottom is None:
-        previous_bottom = bottom_units(engine, scope, add_months(month, -1), rules)
-        previous_source = previous_source or "按上月数据以同一规则重新计算"
-    praise: list[UnitNote] = []
-    crit: list[UnitNote] = []
-    for level, df in (("region", regions), ("agency", agencies)):
-        p, c = _notes(df, level, rules, previous_bottom)
-        praise += p
-        crit += c
+    # The reads are independent: run them side by side (each on its own pooled connection).
+    # The database does the work, so they overlap on PostgreSQL and, with SQLite releasing the
+    # GIL while it steps, on a file too; longest first.
+    with ThreadPoolExecutor(max_workers=QUERY_THREADS, thread_name_prefix="bulletin") as pool:
+        def go(fn, *args) -> Future:
+            return pool.submit(fn, *args)
 
-    sections = [
-        _overall(rows, scope, month),
-        _rankings(regions, agencies, scope, rules),
-        _cards(engine, scope, month, rows, region_codes, rules),
-        _reviews(engine, scope, month, rows, region_codes, as_of, rules),
-        _business_env(engine, scope, month),
-        _praise_section(praise, crit, rules, previous_source or "上月已发布通报"),
-    ]
+        ranked_f = {level: go(_ranked_units, engine, scope, month, level, rules, recompute_prev)
+                    for level in ("agency", "region")}
+        city_f = go(metric_values, engine,
+                    list(dict.fromkeys((*OVERALL_IDS, *RANK_IDS, *REVIEW_IDS))), f, "city")
+        # the count is the `overdue` metric (a test checks they agree): list rows only
+        overdue_f = go(bx.overdue_cases, engine, month, f, region_codes, rules.list_rows, False)
+        unrect_f = go(bx.unrectified_bad_reviews, engine, month, f, region_codes, as_of)
+        channel_f = go(metric_values, engine, ["reviews", "good_review_rate", "bad_review_rate",
+                                               "review_score"], f, "channel")
+        cards_f = go(bx.card_counts, engine, month, f, region_codes)
+        levels_f = go(bx.review_levels, engine, month, f, region_codes)
+        tags_f = go(bx.bad_review_tags, engine, month, f, region_codes)
+        be_f = (None if scope.kind == "sector" else
+                go(bx.be_table, engine, month, [scope.region_code, *_be_children(tree, scope)]))
+        calendar_f = go(calendar_version, engine)
+
+        rows = _by_metric(city_f.result())
+        if _v(rows, "accepted") is None and _v(rows, "completed") is None:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise XiaonengError(
+                f"no metric facts for {month:%Y-%m} in scope {scope.name}: run `xiaoneng "
+                "compute` for that month first"
+            )
+        (regions, prev_regions), (agencies, prev_agencies) = (ranked_f["region"].result(),
+                                                              ranked_f["agency"].result())
+        if recompute_prev:
+            previous_bottom = _bottom_of({"region": prev_regions, "agency": prev_agencies},
+                                         rules)  # type: ignore[dict-item]
+            previous_source = previous_source or "按上月数据以同一规则重新计算"
+        praise: list[UnitNote] = []
+        crit: list[UnitNote] = []
+        for level, df in (("region", regions), ("agency", agencies)):
+            p, c = _notes(df, level, rules, previous_bottom or set())
+            praise += p
+            crit += c
+        overdue, _ = overdue_f.result()
+        overdue_total = int(_v(rows, "overdue") or 0)
+        sections = [
+            _overall(rows, scope, month),
+            _rankings(regions, agencies, scope, rules),
+            _cards(cards_f.result(), overdue, overdue_total, rows, rules),
+            _reviews(levels_f.result(), tags_f.result(), unrect_f.result(), channel_f.result(),
+                     rows, as_of, rules),
+            _business_env(scope, tree, be_f.result() if be_f is not None else None),
+            _praise_section(praise, crit, rules, previous_source or "上月已发布通报"),
+        ]
+        calendar = calendar_f.result()
     provenance = {
         "format_version": FORMAT_VERSION,
         "as_of": as_of.isoformat(sep=" "),
         "job_run_id": run["run_id"],
         "job_months": run["months"],
-        "calendar_version": calendar_version(engine),
+        "calendar_version": calendar,
         "job_calendar_version": run.get("calendar_version"),
         "calendar_fallback_years": run.get("fallback_years") or "",
         "job_settings_digest": run.get("settings_hash"),
