@@ -425,7 +425,7 @@ def _city_stats(url: str, ver: str, month: dt.date) -> CityStats | str:
     from metrics.stats import data as sdata
     from metrics.stats.casemix import raw_funnel
     from metrics.stats.lagging import assess
-    from metrics.stats.risk import fit_risk_model, predictive_warnings
+    from metrics.stats.risk import fit_risk_model, predictive_warnings, risk_clock
 
     rules = _settings(ver)
     t0 = time.perf_counter()
@@ -453,8 +453,9 @@ def _city_stats(url: str, ver: str, month: dt.date) -> CityStats | str:
     if last is not None and last < as_of:
         as_of = last
     try:
-        clock = sdata.clocked(tables, as_of, add_months(month, -23), rules)
-        warn: pl.DataFrame | None = predictive_warnings(fit_risk_model(clock, as_of), clock,
+        # the training sample and the open cases only, not every case of the window
+        rc = risk_clock(tables, as_of, rules=rules)
+        warn: pl.DataFrame | None = predictive_warnings(fit_risk_model(rc.train, as_of), rc.open,
                                                         rules=rules)
     except ValueError:  # too few completed cases to learn from
         warn = None

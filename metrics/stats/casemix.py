@@ -8,7 +8,10 @@ term) is fitted on all units' completed cases; a unit's expected count E is the 
 fitted probabilities over its cases, and O/E > 1 means more overdue than its case mix explains.
 
 The model is fitted on cell counts (item × channel × month: successes and trials) rather than
-on cases — the likelihood is the same, and a month of 600,000 cases becomes a few thousand rows.
+on cases — the likelihood is the same (the per-case Bernoulli terms of a cell add up to its
+binomial term, up to a constant), and a month of 600,000 cases becomes a few thousand rows.
+The input may itself be counts per unit × item × channel × month (`data.completed_cells`, what
+the 20-million-case path uses) or one row per case; both give the same expected counts.
 Items with fewer than `casemix_min_item_cases` cases in the window share one level per sector
 and item type, so a rare item with no overdue case does not drive its coefficient to −∞.
 With an intercept and the same data, Σ E over all units equals Σ O in the fitting window (the
@@ -46,8 +49,16 @@ class CaseMix:
     period: tuple[dt.date, dt.date]  # months assessed
 
 
+def _as_cells(completed: pl.DataFrame, unit: str) -> pl.DataFrame:
+    """unit × item × channel × month counts (`n` cases, `overdue`), from one row per case or
+    from such counts already (a frame with an `n` column)."""
+    n = pl.col("n").sum() if "n" in completed.columns else pl.len()
+    return completed.group_by(unit, "item_code", "channel", "month").agg(
+        n.cast(pl.Int64).alias("n"), pl.col("overdue").cast(pl.Int64).sum().alias("overdue"))
+
+
 def _item_levels(train: pl.DataFrame, items: pl.DataFrame | None, min_cases: int) -> pl.DataFrame:
-    counts = train.group_by("item_code").agg(pl.len().alias("__n"))
+    counts = train.group_by("item_code").agg(pl.col("n").sum().alias("__n"))
     if items is not None and {"sector", "item_type"} <= set(items.columns):
         counts = counts.join(items.select("item_code", "sector", "item_type"), on="item_code",
                              how="left")
@@ -136,13 +147,15 @@ def expected_overdue(
 ) -> CaseMix:
     """Observed and expected overdue counts per `unit` for completions in `period`.
 
-    `completed`: one row per completed case with a deadline (`data.completed_with_deadline`):
-    unit column, item_code, channel, month, overdue. The model learns on the `casemix_months`
-    months ending at the period's last month (and the whole period, if longer)."""
+    `completed`: one row per completed case with a deadline (`data.completed_with_deadline`:
+    unit column, item_code, channel, month, overdue) or counts per unit × item × channel ×
+    month (`data.completed_cells`: the same columns plus `n`, with `overdue` a count). The
+    model learns on the `casemix_months` months ending at the period's last month (and the
+    whole period, if longer)."""
     s = settings or StatsSettings()
     first, last = period
     start = min(first, add_months(last, 1 - s.casemix_months))
-    train = completed.filter(pl.col("month").is_between(start, last))
+    train = _as_cells(completed.filter(pl.col("month").is_between(start, last)), unit)
     if train.is_empty():
         raise ValueError(f"no completed cases with a deadline between {start} and {last}")
     levels = _item_levels(train, items, s.casemix_min_item_cases)
@@ -150,7 +163,7 @@ def expected_overdue(
         .with_columns(pl.col("month").cast(pl.String).alias("month_key"),
                       pl.col("channel").fill_null("?"))
     cells = keyed.group_by(*FACTORS).agg(
-        pl.len().alias("n"), pl.col("overdue").cast(pl.Int64).sum().alias("events"),
+        pl.col("n").sum().alias("n"), pl.col("overdue").sum().alias("events"),
     ).sort(*FACTORS)
     x = _design(cells)
     beta, converged, _ = fit_logistic(x, cells["events"].to_numpy().astype(float),
@@ -160,9 +173,9 @@ def expected_overdue(
     scored = keyed.filter(pl.col("month").is_between(first, last)).join(
         cells.select(*FACTORS, "p_hat"), on=list(FACTORS), how="left")
     per_unit = scored.group_by(pl.col(unit).alias("unit")).agg(
-        pl.len().alias("cases"),
-        pl.col("overdue").cast(pl.Int64).sum().alias("observed"),
-        pl.col("p_hat").sum().alias("expected"),
+        pl.col("n").sum().alias("cases"),
+        pl.col("overdue").sum().alias("observed"),
+        (pl.col("n") * pl.col("p_hat")).sum().alias("expected"),
     ).sort("unit")
     o, e = per_unit["observed"].to_numpy(), per_unit["expected"].to_numpy()
     lo, hi = poisson_ratio_bounds(o, e, s.confidence)

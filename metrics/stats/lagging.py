@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from metrics.case_measures import intake_measures
+from metrics.registry import metric
 from metrics.reviews import review_facts
 from metrics.settings import Settings
 from metrics.stats import data
@@ -119,11 +120,49 @@ class Assessment:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def direction_higher(metric_id: str) -> bool:
+    """Whether higher is better for a registry metric (its `direction`), so a funnel's "worse"
+    side follows the registry: lower 差评率 is better, higher 网上办理率 is."""
+    d = metric(metric_id).direction
+    if d == "neutral":
+        raise ValueError(f"metric {metric_id} has no better direction")
+    return d == "higher"
+
+
 def _share_funnel(facts: pl.DataFrame, num: str, den: str, higher_is_better: bool,
                   s: StatsSettings) -> Funnel:
     per = facts.group_by(pl.col("agency_code").alias("unit")).agg(
         pl.col(num).sum().alias("numerator"), pl.col(den).sum().alias("denominator"))
     return funnel(per, kind="proportion", higher_is_better=higher_is_better, settings=s)
+
+
+def share_funnels(tables: data.Tables, month: dt.date, s: StatsSettings, rules: Settings
+                  ) -> tuple[Funnel, Funnel | None]:
+    """网上办理率 and 差评率 funnels of the agencies in `month` (差评率 None without reviews).
+
+    Both read only the month's rows: 网上办理率 from the cases accepted in it (intake_measures;
+    the bundle heads it also finds do not enter these two measures), 差评率 from the reviews
+    rated in it. A review carries its own agency; the only thing review_facts takes from the
+    cases table is the rated case's item, which a per-agency funnel does not use — so no case
+    is joined (a 20-million-row join for nothing); tests/stats check the result is the same."""
+    start, end = data.month_bounds(month)
+    # a lazy scan reads only the columns intake_measures uses and the month's row groups
+    cases = tables.cases.lazy().filter(pl.col("accepted_at").is_between(start, end,
+                                                                         closed="left"))
+    intake = intake_measures(cases, [month], rules).select(
+        "agency_code", "online_accepted", "accepted").collect()
+    online = _share_funnel(intake, "online_accepted", "accepted", direction_higher("online_rate"),
+                           s)
+    bad = None
+    if tables.reviews is not None:
+        as_of = data.month_end_moment(month)
+        reviews = tables.reviews.lazy().filter(pl.col("rated_at").is_between(start, end,
+                                                                              closed="left"))
+        no_cases = pl.LazyFrame(schema={"case_id": pl.String, "item_code": pl.String})
+        facts = review_facts(reviews, no_cases, tables.calendar, [month], rules, as_of).select(
+            "agency_code", "bad", "reviews_valid").collect()
+        bad = _share_funnel(facts, "bad", "reviews_valid", direction_higher("bad_review_rate"), s)
+    return online, bad
 
 
 def assess(tables: data.Tables, month: dt.date, settings: StatsSettings | None = None,
@@ -139,29 +178,22 @@ def assess(tables: data.Tables, month: dt.date, settings: StatsSettings | None =
     as_of = data.month_end_moment(month)
     first = add_months(month, 1 - max(s.trend_months, s.casemix_months))
     # cases completing in the window may have been accepted long before it (project stages)
-    clock = data.clocked(tables, as_of, add_months(first, -12), rules)
-    completed = data.completed_with_deadline(clock, (first, month))
+    cells = data.completed_cells(tables, (first, month), as_of, add_months(first, -12), rules)
     timings["clock"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    cm = expected_overdue(completed, (month, month), s, tables.items)
+    cm = expected_overdue(cells, (month, month), s, tables.items)
     adj = adjusted_funnel(cm, s)
     comparison = raw_vs_adjusted(cm, s)
     timings["casemix_funnel"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    on_time = completed.with_columns((~pl.col("overdue")).alias("on_time"))
-    trends = unit_trends(monthly_counts(on_time, "on_time"), month, True, s)
+    on_time = cells.with_columns((pl.col("n") - pl.col("overdue")).alias("on_time"))
+    trends = unit_trends(monthly_counts(on_time, "on_time", cases="n"), month, True, s)
     timings["trends"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    intake = intake_measures(tables.cases.lazy(), [month], rules).collect()
-    online = _share_funnel(intake, "online_accepted", "accepted", True, s)
-    bad = None
-    if tables.reviews is not None:
-        facts = review_facts(tables.reviews.lazy(), tables.cases.lazy(), tables.calendar,
-                             [month], rules, as_of).collect()
-        bad = _share_funnel(facts, "bad", "reviews_valid", False, s)
+    online, bad = share_funnels(tables, month, s, rules)
     timings["share_funnels"] = time.perf_counter() - t0
 
     names = dict(tables.agencies.select("agency_code", "name").iter_rows())

@@ -38,11 +38,13 @@ TREND_COLUMNS = (
 
 
 def monthly_counts(per_case: pl.DataFrame, event: str, unit: str = "agency_code",
-                   month: str = "month") -> pl.DataFrame:
-    """unit, month, numerator (Σ event), denominator (cases) from one row per case."""
+                   month: str = "month", cases: str | None = None) -> pl.DataFrame:
+    """unit, month, numerator (Σ event), denominator (cases) from one row per case — or, with
+    `cases` naming a count column, from rows that are already counts (`event` a count too)."""
+    den = pl.col(cases).sum() if cases else pl.len()
     return per_case.group_by(pl.col(unit).alias("unit"), pl.col(month).alias("month")).agg(
         pl.col(event).cast(pl.Int64).sum().alias("numerator"),
-        pl.len().alias("denominator"),
+        den.cast(pl.Int64).alias("denominator"),
     ).sort("unit", "month")
 
 

@@ -70,7 +70,43 @@ def test_forecasts_of_held_out_months_are_close_and_within_their_intervals(demo_
     inside = ((held["actual"] >= held["lower"]) & (held["actual"] <= held["upper"])).mean()
     assert np.median(err) < 0.06 and err.max() < 0.2
     assert inside >= 0.7
-    assert set(fc["model"]) == {"sarimax"}
+    assert set(fc["model"]) == {"ar1_regression"}
+
+
+def test_direct_ar1_fit_is_the_sarimax_maximum_likelihood_and_forecast(demo_tables):
+    """The direct exact-likelihood fit is the SARIMAX(1,0,0)-with-regressors model: its
+    parameters reach at least SARIMAX's own maximum of SARIMAX's likelihood, and SARIMAX's
+    forecast and interval at those parameters are the ones returned."""
+    import warnings
+
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    from metrics.stats.forecast import _fit_one, fit_ar1
+
+    mv = monthly_volume(demo_tables.cases, demo_tables.agencies, "region_code")
+    series = mv.filter(pl.col("unit") == mv["unit"].min(), pl.col("month") <= dt.date(2025, 12, 1))
+    y = series["value"].to_numpy().astype(float)
+    new = [dt.date(2026, 1, 1), dt.date(2026, 2, 1), dt.date(2026, 3, 1)]
+    x = regressors(series["month"].to_list(), demo_tables.calendar)
+    x_new = regressors(new, demo_tables.calendar)
+    mean, lo, hi, _ = _fit_one(y, x, x_new, 0.95)
+
+    n = len(y)
+    exog = np.hstack([np.arange(n)[:, None] / 12, x])
+    exog_new = np.hstack([np.arange(n, n + 3)[:, None] / 12, x_new])
+    model = SARIMAX(np.log(y), exog=exog, order=(1, 0, 0), trend="c", concentrate_scale=True)
+    rho, beta, _ = fit_ar1(np.hstack([np.ones((n, 1)), exog]), np.log(y))
+    # SARIMAX's trend c sits in the AR equation: c = intercept · (1 − ρ)
+    ours = np.r_[beta[0] * (1 - rho), beta[1:], rho]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        own = model.fit(disp=False, maxiter=200)
+        assert model.loglike(ours) >= own.llf - 1e-6
+        fc = model.filter(ours).get_forecast(3, exog=exog_new)
+    ci = np.exp(np.asarray(fc.conf_int(alpha=0.05)))
+    np.testing.assert_allclose(mean, np.exp(np.asarray(fc.predicted_mean)), rtol=1e-6)
+    np.testing.assert_allclose(lo, ci[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(hi, ci[:, 1], rtol=1e-6)
 
 
 def test_short_histories_get_no_forecast(demo_tables):
