@@ -1,7 +1,9 @@
 """数据管理 actions: upload with column mapping, calendar edits, running a job.
 
 Each action calls the layer that owns it (the importer, the calendar store, the metric job)
-and then invalidates the dashboard cache, so the pages show the new data at once.
+and then invalidates the dashboard cache, so the pages show the new data at once. Imports and
+job runs hand their audit row to that layer (`queries.audit.hook`), which writes it in the
+transaction of the act: an import or a job run is on record exactly when it took effect.
 """
 
 from __future__ import annotations
@@ -73,28 +75,26 @@ def mapping_toml(file_name: str, table: str, columns: Mapping[str, str | None]) 
 
 def import_upload(name: str, payload: bytes, table: str, columns: Mapping[str, str | None],
                   user: User | None = None) -> Any:
-    """Import an uploaded file with the chosen mapping (one transaction), audit, invalidate."""
+    """Import an uploaded file with the chosen mapping; audited in the load's transaction."""
     from queries.importer import import_paths
 
     require(user, "import_data")
+    assert user is not None
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}")
-    detail: dict[str, Any] = {"file": Path(name).name, "table": table, "bytes": len(payload)}
+    detail: dict[str, Any] = {"file": Path(name).name, "table": table, "bytes": len(payload),
+                              "via": "dashboard"}
+    hook = audit.hook(user.username, "import", role=user.role, scope=user.scope_label,
+                      detail=detail)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(name).name
         path.write_bytes(payload)
         mapping = Path(tmp) / "mapping.toml"
         mapping.write_text(mapping_toml(path.name, table, columns), encoding="utf-8")
         try:
-            report = import_paths(engine(), [path], mapping=mapping, progress=False)
-        except Exception as exc:
-            _audit(user, "import", {**detail, "ok": False, "error": str(exc)[:500]})
-            raise
+            return import_paths(engine(), [path], mapping=mapping, progress=False, audit=hook)
         finally:
             data.invalidate()
-    _audit(user, "import", {**detail, "ok": bool(report.ok), "read": report.read,
-                            "loaded": report.loaded, "quarantined": report.quarantined})
-    return report
 
 
 def _audit(user: User | None, action: str, detail: dict[str, Any]) -> None:
@@ -161,22 +161,22 @@ def save_settings(changes: Mapping[str, Any], user: User | None = None) -> dict:
 
 
 def run_job(months: list[dt.date] | None, as_of: dt.datetime, user: User | None = None) -> Any:
-    """Run the metric job (the whole history when `months` is None), audit, invalidate."""
-    from metrics.jobs import run_compute
+    """Run the metric job (the whole history when `months` is None), audited, invalidate.
+
+    The audit row is written in the transaction that replaces the facts (see
+    `xiaoneng.cli_compute.run_compute_audited`, shared with `xiaoneng compute`).
+    """
+    from xiaoneng.cli_compute import run_compute_audited
 
     require(user, "run_job")
-    detail: dict[str, Any] = {"months": [f"{m:%Y-%m}" for m in months] if months else "all",
-                              "as_of": as_of}
+    assert user is not None
     try:
-        result = run_compute(engine(), months, as_of=as_of, settings=data.settings_in_force())
-    except Exception as exc:
-        _audit(user, "job_run", {**detail, "ok": False, "error": str(exc)[:500]})
-        raise
+        return run_compute_audited(engine(), months, as_of=as_of,
+                                   settings=data.settings_in_force(), username=user.username,
+                                   role=user.role, scope=user.scope_label,
+                                   detail={"via": "dashboard"})
     finally:
         data.invalidate()
-    _audit(user, "job_run", {**detail, "ok": True,
-                             "summary": result.format().splitlines()[0][:500]})
-    return result
 
 
 def accounts_panel(user: User | None, lang: str) -> None:

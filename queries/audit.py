@@ -3,7 +3,12 @@
 One table, `audit_log`. Every login (and failed login), export, settings and calendar change
 (with before/after), job run, import, bulletin publication and account change writes a row.
 Where the act itself is a database write, the row is written on the same connection and in the
-same transaction (`record(conn, …)`), so an act is on record exactly when it took effect.
+same transaction (`record(conn, …)`), so an act is on record exactly when it took effect: an
+import or a job run whose audit row cannot be written is rolled back, and an act that rolls
+back takes its audit row with it. Store functions that own their transaction (the importer,
+`facts_store.replace_months`) take an `AuditHook` built by `hook(...)` and call it on their
+connection just before they commit, passing what the act did (row counts) to merge into the
+detail. A failed attempt is recorded afterwards, in a transaction of its own (`ok: false`).
 
 The table joins `queries.schema.metadata` when this module is imported; migration
 `0005_accounts_audit` creates it with explicit `op.create_table` calls.
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import polars as pl
@@ -73,6 +79,50 @@ def record(
     else:
         with target.begin() as conn:
             conn.execute(sa.insert(audit_log).values(**row))
+
+
+AuditHook = Callable[[Connection, Mapping[str, Any]], None]
+"""Writes the caller's audit row on the store's connection; the mapping is the act's outcome."""
+
+
+def hook(
+    username: str,
+    action: str,
+    *,
+    role: str | None = None,
+    scope: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> AuditHook:
+    """An audit writer for a store function to call inside its own transaction.
+
+    Why a callback and not a row written by the caller: only the store knows its connection
+    and the outcome (rows loaded, facts written) before it commits; the caller knows who acted.
+    """
+    base = dict(detail or {})
+
+    def write(conn: Connection, outcome: Mapping[str, Any]) -> None:
+        record(conn, username, action, role=role, scope=scope, detail={**base, **outcome})
+
+    return write
+
+
+def record_failure(hook_fn: AuditHook | None, engine: Engine, exc: BaseException,
+                   outcome: Mapping[str, Any] | None = None) -> None:
+    """Record a failed attempt with `hook_fn` in a transaction of its own (after the rollback).
+
+    Never raises: a failure to record must not hide the error that stopped the act (the caller
+    re-raises that one), so it becomes a note on `exc`; the act itself left nothing behind.
+    """
+    if hook_fn is None:
+        return
+    orig = getattr(exc, "orig", None)
+    error = (str(orig if orig is not None else exc).strip() or type(exc).__name__)
+    try:
+        with engine.begin() as conn:
+            hook_fn(conn, {**(outcome or {}), "ok": False, "error": error.splitlines()[0][:500]})
+    except Exception as audit_exc:  # e.g. the database went away; the act's error wins
+        exc.add_note(f"(the failed attempt could not be written to the audit log: "
+                     f"{type(audit_exc).__name__})")
 
 
 def entries(

@@ -2,7 +2,8 @@
 
 A rerun of a month deletes that month's rows and inserts the new ones in the same transaction,
 so readers see either the old month or the new one, never half of each; a failed job leaves the
-previous facts untouched.
+previous facts untouched. The caller's audit row (`audit`, a `queries.audit.AuditHook`) is
+written in that same transaction, so a job run is on record exactly when its facts are in.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from queries import schema
+from queries.audit import AuditHook
 from queries.engine import is_postgres
 
 MONTHLY_TABLES = ("case_facts", "review_facts", "card_facts", "used_days_hist", "cards",
@@ -48,8 +50,13 @@ def replace_months(
     frames: dict[str, pl.DataFrame],
     warnings: pl.DataFrame | None,
     catalogue: tuple[dt.date, pl.DataFrame] | None,
+    audit: AuditHook | None = None,
 ) -> dict[str, int]:
-    """Replace `months` in every monthly table with `frames`, in one transaction."""
+    """Replace `months` in every monthly table with `frames`, in one transaction.
+
+    `audit(conn, {"ok": True, "written": {table: rows}})` is called on that transaction after
+    the facts are written and before the commit: if it fails, the facts roll back with it.
+    """
     written: dict[str, int] = {}
     with engine.begin() as conn:
         for name in MONTHLY_TABLES:
@@ -65,6 +72,8 @@ def replace_months(
             month, df = catalogue
             conn.execute(schema.catalogue_facts.delete().where(schema.catalogue_facts.c.month == month))
             written["catalogue_facts"] = _insert(conn, schema.catalogue_facts, df)
+        if audit is not None:
+            audit(conn, {"ok": True, "written": dict(written)})
     return written
 
 

@@ -1,6 +1,8 @@
 """Settings overrides kept in the database (`settings` table), written by the supervision office.
 
 `overrides(engine)` returns {setting: value} to pass to `metrics.settings.load_settings`;
+`in_force(engine)` is that merge (defaults ← settings file ← these overrides), the settings every
+job run uses, whether started from the dashboard or from `xiaoneng compute`;
 `save(engine, changes, user)` validates the result first (an invalid value is refused with the
 message naming the setting), then writes the rows and the audit entry (before/after) in one
 transaction.
@@ -10,12 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from queries import audit, schema
+
+if TYPE_CHECKING:
+    from metrics.settings import Settings
 
 # the thresholds the dashboard lets the supervision office change (others: settings file)
 EDITABLE: tuple[str, ...] = ("warn_days", "warn_share", "red_grace_days", "rectify_days",
@@ -28,6 +34,18 @@ def overrides(engine: Engine) -> dict[str, Any]:
     t = schema.settings
     with engine.connect() as conn:
         return {r.key: r.value for r in conn.execute(sa.select(t.c.key, t.c.value)).all()}
+
+
+def in_force(engine: Engine, path: Path | None = None) -> Settings:
+    """The settings in force: defaults ← settings file ← the overrides stored in the database.
+
+    Why here and not only in the dashboard: a job started by cron (`xiaoneng compute`) must
+    measure with the thresholds the supervision office set on the 数据管理 page, exactly as
+    a job started from that page does.
+    """
+    from metrics.settings import load_settings
+
+    return load_settings(path, overrides=overrides(engine))
 
 
 def save(engine: Engine, changes: Mapping[str, Any], username: str, role: str | None = None

@@ -20,6 +20,8 @@ shows nothing). It fails closed: an unknown role, or a unit user with no scope, 
 
 from __future__ import annotations
 
+import getpass
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -49,6 +51,23 @@ ACTIONS: dict[str, frozenset[str]] = {
     "view_audit": frozenset({"supervisor", "admin"}),
     "manage_accounts": frozenset({"admin"}),
 }
+
+
+# The role the audit log records for a command run on the server by a local operator (the CLI
+# without --as-user): someone who can run it can read DATABASE_URL anyway, so it is not a
+# dashboard role and grants nothing in the app.
+CLI_ROLE = "operator"
+
+
+def cli_actor(actor: str | None = None) -> str:
+    """Who runs a CLI command, for the audit log: `--actor` if given, else "os:<OS user>"."""
+    if actor and actor.strip():
+        return actor.strip()[:64]
+    try:
+        name = getpass.getuser()
+    except Exception:  # no passwd entry (some containers) and no LOGNAME/USER
+        name = os.environ.get("USER") or "unknown"
+    return f"os:{name}"[:64]
 
 
 class PermissionDenied(XiaonengError):

@@ -38,16 +38,36 @@ def cmd_init_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_audit(args: argparse.Namespace, detail: dict):
+    """The audit hook of a CLI import: the OS user (or --actor), written in the load's transaction."""
+    from queries import audit
+    from xiaoneng.authz import CLI_ROLE, cli_actor
+
+    return audit.hook(cli_actor(getattr(args, "actor", None)), "import", role=CLI_ROLE,
+                      scope="all", detail={"via": "cli", **detail})
+
+
 def cmd_import(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
     from queries.importer import import_paths, import_url
 
     engine = _engine()
+    mapping = str(args.mapping) if args.mapping else None
     if args.from_url:
+        try:  # never put a password in the audit log
+            shown = sa.engine.make_url(args.from_url).render_as_string(hide_password=True)
+        except sa.exc.ArgumentError:
+            shown = "(invalid URL)"
+        hook = _import_audit(args, {"from_url": shown, "table": args.table,
+                                    "source_table": args.source_table,
+                                    "query": args.query, "mapping": mapping})
         report = import_url(engine, args.from_url, table=args.table, query=args.query,
-                            source_table=args.source_table, mapping=args.mapping)
+                            source_table=args.source_table, mapping=args.mapping, audit=hook)
     else:
+        hook = _import_audit(args, {"paths": [str(p) for p in args.paths], "mapping": mapping})
         report = import_paths(engine, [Path(p) for p in args.paths], mapping=args.mapping,
-                              progress=not args.quiet)
+                              progress=not args.quiet, audit=hook)
     print(report.format())
     return 0 if report.ok else 1
 
@@ -88,7 +108,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     upgrade(engine)
     report = import_frames(engine, tables, source=f"generator seed={args.seed}",
-                           progress=not args.quiet)
+                           progress=not args.quiet,
+                           audit=_import_audit(args, {"generator_seed": args.seed,
+                                                      "cases": args.cases}))
     print(report.format())
     return 0 if report.ok else 1
 
@@ -108,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--source-table", help="table or view to read from --from-url")
     s.add_argument("--query", help="SELECT to read from --from-url")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--actor", metavar="NAME",
+                   help="who imports, for the audit log (default: the OS user, os:NAME)")
     s.set_defaults(handler=cmd_import)
 
     s = sub.add_parser("calendar", help="the working-day calendar")

@@ -1,8 +1,16 @@
-"""Metric commands of the CLI: `xiaoneng export` (and, later, `xiaoneng compute`).
+"""Metric commands of the CLI: `xiaoneng export`.
 
 `register(sub)` is called by `xiaoneng.cli` to add the subcommands. Arguments are parsed as
 plain strings and validated here, so that a bad month or an unknown metric id is one line on
 stderr (via XiaonengError), not an argparse usage dump.
+
+Scope: `--as-user USERNAME` exports as that dashboard account — its role must allow exports
+(analyst, unit user) and a unit user's file holds only its region subtree / agency list, the
+same scope the dashboard enforces. Without `--as-user` the export is unscoped: that mode is for
+the local operator on the server only, who holds DATABASE_URL and could read every table
+anyway; it is never offered through the dashboard. Either way the export is in the audit log
+(who, scope, rows, what); if that row cannot be written the file is removed and the command
+fails, so no export leaves the server unrecorded.
 """
 
 from __future__ import annotations
@@ -26,10 +34,49 @@ def parse_month(text: str, option: str) -> dt.date:
         raise XiaonengError(f"{option} expects a month as YYYY-MM, got {text!r}") from None
 
 
+def export_user(engine, username: str, actor: str):
+    """The account an export runs as, if it may export (refusals are audited, then raised)."""
+    from queries import accounts_store, audit
+    from xiaoneng.authz import PermissionDenied, can
+
+    acc = accounts_store.get_account(engine, username)
+    reason = ("unknown account" if acc is None else "account disabled" if acc.disabled
+              else None if can(acc.user(), "export") else f"role {acc.role} may not export")
+    if reason is not None:
+        audit.record(engine, username, "export", role=acc.role if acc else None,
+                     detail={"via": "cli", "ok": False, "reason": reason, "os_user": actor})
+        raise PermissionDenied(f"--as-user {username}: {reason}")
+    assert acc is not None
+    return acc.user("cli")
+
+
+def user_scope(engine, user) -> tuple[str, ...] | None:
+    """The user's agencies (None: all), from the region tree and agencies in the database."""
+    from queries import extracts
+    from xiaoneng.authz import allowed_agencies
+
+    regions = extracts.load_regions(engine).select("region_code", "parent_code").iter_rows()
+    agencies = extracts.load_agencies(engine).select("agency_code", "region_code").iter_rows()
+    return allowed_agencies(user, regions, agencies)
+
+
+def _rows_in(path, fmt: str) -> int:
+    """Rows in the written file (what left the server, as the audit log records it)."""
+    import polars as pl
+
+    if fmt == "csv":
+        return pl.scan_csv(path, infer_schema=False).select(pl.len()).collect().item()
+    if fmt == "parquet":
+        return pl.scan_parquet(path).select(pl.len()).collect().item()
+    return pl.read_excel(path, sheet_name="metrics").height
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from metrics.export import export_metrics
-    from metrics.query import validate_metric_ids
+    from metrics.query import Filters, validate_metric_ids
+    from queries import audit
     from queries.engine import check_connection, make_engine
+    from xiaoneng.authz import CLI_ROLE, cli_actor
 
     month_from = parse_month(args.month_from, "--from")
     month_to = parse_month(args.month_to, "--to")
@@ -38,9 +85,33 @@ def cmd_export(args: argparse.Namespace) -> int:
     ids = validate_metric_ids(args.metrics.split(",")) if args.metrics else None
     engine = make_engine()
     check_connection(engine)
+    actor = cli_actor(args.actor)
+    if args.as_user:
+        user = export_user(engine, args.as_user, actor)
+        allowed = user_scope(engine, user)
+        if allowed is not None and not allowed:
+            raise XiaonengError(f"--as-user {args.as_user}: the account's scope "
+                                f"({user.scope_label}) matches no agency")
+        who, role, scope = user.username, user.role, user.scope_label
+    else:  # the local operator: unscoped (see the module docstring)
+        allowed, who, role, scope = None, actor, CLI_ROLE, "all"
+    filters = Filters(month_from, month_to, allowed_agencies=allowed)
     path = export_metrics(engine, args.grain, month_from, month_to, ids, args.format, args.out,
-                          period=args.period)
-    print(f"export: metric values written to {path}")
+                          filters=filters, period=args.period)
+    rows = _rows_in(path, args.format)
+    try:
+        audit.record(engine, who, "export", role=role, scope=scope, detail={
+            "via": "cli", "ok": True, "os_user": actor, "what": f"metrics:{args.grain}",
+            "grain": args.grain, "from": args.month_from, "to": args.month_to,
+            "period": args.period, "metrics": ids or "all", "format": args.format,
+            "rows": rows, "file": str(path),
+            "scoped_to": None if allowed is None else len(allowed)})
+    except Exception as exc:
+        path.unlink(missing_ok=True)
+        raise XiaonengError(f"export not recorded in the audit log, file removed: "
+                            f"{type(exc).__name__}") from exc
+    print(f"export: {rows:,} metric values written to {path}"
+          + (f" (scope of {who}: {scope})" if args.as_user else " (unscoped: local operator)"))
     return 0
 
 
@@ -59,6 +130,12 @@ def _register_export(sub) -> None:
     s.add_argument("--format", choices=FORMATS, default="csv")
     s.add_argument("--period", choices=("month", "quarter", "year", "r12"), default="month")
     s.add_argument("--out", help="output file (default xiaoneng_<grain>_<from>_<to>.<format>)")
+    s.add_argument("--as-user", metavar="USERNAME",
+                   help="export as this dashboard account: its role must allow exports and a "
+                        "unit user gets only its scope (without it: unscoped, for the local "
+                        "operator on the server only)")
+    s.add_argument("--actor", metavar="NAME",
+                   help="who runs it, for the audit log (default: the OS user, os:NAME)")
     s.set_defaults(handler=cmd_export)
 
 

@@ -8,6 +8,9 @@ Public API (the CLI and the demo generator call these):
 - `import_url(engine, url, table, query, source_table, mapping)` — a table or SELECT of another
   database given by SQLAlchemy URL.
 
+Each takes an optional `audit` (`queries.audit.hook(...)`): the caller's audit row, written in
+the load's own transaction just before it commits (a failed load: `ok: false`, afterwards).
+
 Each returns a `LoadReport`. Every row read is loaded, quarantined (table `quarantine`, with its
 raw values, file, line, and every rule it broke) or merged as an identical duplicate, and the
 report shows that the counts reconcile. A file that cannot be used at all (empty, unreadable, a
@@ -23,6 +26,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from queries.audit import AuditHook
 from queries.contract import TABLES
 from queries.errors import ImportRejected
 from queries.importer import rules
@@ -128,19 +132,21 @@ def _plan_paths(
     return jobs, warnings + _unused_columns(jobs)
 
 
-def _run(engine: Engine, label: str, plan, progress: bool) -> LoadReport:
+def _run(engine: Engine, label: str, plan, progress: bool, audit: AuditHook | None
+         ) -> LoadReport:
     report = start_run(engine, label)
     try:
         jobs, warnings = plan()
     except BaseException as exc:
-        record_failure(engine, report, exc)
+        record_failure(engine, report, exc, audit)
         raise
     report.warnings.extend(warnings)
-    return run_jobs(engine, report, jobs, progress)
+    return run_jobs(engine, report, jobs, progress, audit=audit)
 
 
 def import_paths(
-    engine: Engine, paths: list[Path], mapping: Path | None = None, progress: bool = True
+    engine: Engine, paths: list[Path], mapping: Path | None = None, progress: bool = True,
+    audit: AuditHook | None = None,
 ) -> LoadReport:
     """Import files (or directories of files) into the contract tables, in one transaction."""
     paths = [Path(p) for p in paths]
@@ -149,11 +155,12 @@ def import_paths(
     def plan() -> tuple[list[Job], list[str]]:
         return _plan_paths(paths, load_mapping(mapping) if mapping else None)
 
-    return _run(engine, label, plan, progress)
+    return _run(engine, label, plan, progress, audit)
 
 
 def import_frames(
-    engine: Engine, frames: dict[str, pl.DataFrame], source: str, progress: bool = True
+    engine: Engine, frames: dict[str, pl.DataFrame], source: str, progress: bool = True,
+    audit: AuditHook | None = None,
 ) -> LoadReport:
     """Import in-memory frames with contract column names, through the same validation path."""
 
@@ -168,7 +175,7 @@ def import_frames(
             jobs += _jobs_for(FrameSource(f"{source}:{table}", frame), default_spec(table))
         return jobs, []
 
-    return _run(engine, source, plan, progress)
+    return _run(engine, source, plan, progress, audit)
 
 
 def import_url(
@@ -179,6 +186,7 @@ def import_url(
     source_table: str | None = None,
     mapping: Path | None = None,
     progress: bool = False,
+    audit: AuditHook | None = None,
 ) -> LoadReport:
     """Import a table/view (`source_table`) or a SELECT (`query`) of another database.
 
@@ -205,7 +213,7 @@ def import_url(
             source.close()
             raise
 
-    return _run(engine, label, plan, progress)
+    return _run(engine, label, plan, progress, audit)
 
 
 def _url_spec(what: str, table: str | None, mapping: Mapping | None) -> SourceSpec:

@@ -5,6 +5,11 @@ file that turns out unreadable in its last batch) must leave the database exactl
 the previous month's dashboard keeps working. The load is recorded in `load_runs` before it
 starts (status running) and its outcome after it ends: ok together with the data, or failed in
 a separate transaction after the rollback, so a failure is never lost with the rolled-back data.
+
+The caller's audit row (`audit`, a `queries.audit.AuditHook`) is written the same way: on the
+load's own connection just before it commits, so a load is in the audit log exactly when its
+data is in the tables (an audit write that fails rolls the load back); a failed load is
+recorded with `ok: false` after the rollback.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from sqlalchemy.engine import Connection, Engine
 from tqdm import tqdm
 
 from queries import bulk, schema
+from queries.audit import AuditHook
+from queries.audit import record_failure as audit_failure
 from queries.contract import LOAD_ORDER, TABLES
 from queries.errors import XiaonengError
 from queries.importer import readers, rules
@@ -77,19 +84,33 @@ def fail_run(engine: Engine, report: LoadReport, exc: BaseException) -> None:
         )
 
 
-def record_failure(engine: Engine, report: LoadReport, exc: BaseException) -> None:
-    """fail_run, but never let a failure to record hide the error that stopped the load."""
+def record_failure(engine: Engine, report: LoadReport, exc: BaseException,
+                   audit: AuditHook | None = None) -> None:
+    """fail_run (and the caller's audit row, ok false), but never let a failure to record hide
+    the error that stopped the load."""
     try:
         fail_run(engine, report, exc)
     except Exception as record_exc:  # e.g. the database went away
         exc.add_note(f"(the failure could not be recorded in load_runs: {_one_line(record_exc)})")
+    audit_failure(audit, engine, exc, {"load_id": report.load_id, "source": report.source})
+
+
+def audit_outcome(report: LoadReport) -> dict[str, object]:
+    """What a load did, as the audit row's detail records it."""
+    return {"ok": True, "load_id": report.load_id, "read": report.read,
+            "loaded": report.loaded, "quarantined": report.quarantined,
+            "merged_duplicates": report.merged_duplicates, "reconciles": report.reconciles}
 
 
 def run_jobs(
     engine: Engine, report: LoadReport, jobs: list[Job], progress: bool,
-    batch_rows: int | None = None,
+    batch_rows: int | None = None, audit: AuditHook | None = None,
 ) -> LoadReport:
-    """Validate and write all jobs in `LOAD_ORDER`, in one transaction; record the outcome."""
+    """Validate and write all jobs in `LOAD_ORDER`, in one transaction; record the outcome.
+
+    `audit` writes the caller's audit row inside that transaction, after the data and before
+    the commit (see the module docstring).
+    """
     batch_rows = batch_rows or readers.DEFAULT_BATCH_ROWS
     try:
         with engine.begin() as conn, bulk.bulk_session(conn):
@@ -102,13 +123,15 @@ def run_jobs(
                 for job in table_jobs:
                     _run_job(conn, report, job, seen, progress, batch_rows)
             report.status = "ok"
+            if audit is not None:
+                audit(conn, audit_outcome(report))
             conn.execute(
                 sa.update(schema.load_runs)
                 .where(schema.load_runs.c.load_id == report.load_id)
                 .values(status="ok", finished_at=_now(), report=report.to_dict())
             )
     except BaseException as exc:
-        record_failure(engine, report, exc)
+        record_failure(engine, report, exc, audit)
         if isinstance(exc, XiaonengError | KeyboardInterrupt):
             raise
         raise XiaonengError(
