@@ -43,7 +43,7 @@ p {{ text-indent: 2em; margin: 0; text-align: justify; }}
 .caption {{ font-family: {SANS}; font-size: 12pt; text-align: center; margin-top: 8pt;
             line-height: 18pt; }}
 table {{ border-collapse: collapse; width: 100%; font-size: 9pt; line-height: 12pt;
-         margin: 4pt 0; }}
+         margin: 4pt 0; table-layout: fixed; }}
 table.wide {{ font-size: 7pt; line-height: 9pt; }}
 th {{ font-family: {SANS}; font-weight: normal; background: #eeeeee; }}
 th, td {{ border: 0.6pt solid #444; padding: 1.5pt 2pt; }}
@@ -60,12 +60,36 @@ def _e(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+def _text_width(text: str) -> int:
+    """Width of a cell's text in half-em units: CJK characters are full width."""
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def _col_widths(header: list[str], rows: list[list[str]]) -> list[float]:
+    """Column shares (summing to 100) from the longest text of each column.
+
+    Why: with `table-layout: fixed` WeasyPrint skips measuring every cell's minimum and maximum
+    content width (the automatic layout's cost, about half of the PDF's rendering time), so the
+    widths are estimated here from the same strings instead: a header may wrap (up to about
+    four CJK characters a line), a number may not.
+    """
+    widths = []
+    for j, head in enumerate(header):
+        longest = max([_text_width(r[j]) for r in rows] or [0])
+        widths.append(max(min(_text_width(head), 8), min(longest, 40), 4) + 2)
+    total = sum(widths)
+    return [100 * w / total for w in widths]
+
+
 def _table_html(table: Table) -> str:
     cols = doc_columns(table)
     cls = "wide" if len(cols) > 8 else ""
-    head = "".join(f"<th>{_e(table.columns[j].zh)}</th>" for j in cols)
+    header = [table.columns[j].zh for j in cols]
+    texts = doc_rows(table)
+    colgroup = "".join(f'<col style="width:{w:.2f}%">' for w in _col_widths(header, texts))
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
     body = []
-    for i, values in enumerate(doc_rows(table)):
+    for i, values in enumerate(texts):
         cells = "".join(
             f'<td class="{"n" if table.fmt_of(i, j) != "text" else ""}">{_e(v)}</td>'
             for j, v in zip(cols, values, strict=True)
@@ -74,7 +98,8 @@ def _table_html(table: Table) -> str:
     if not body:
         body.append(f'<tr><td colspan="{len(cols)}">本月无</td></tr>')
     note = f'<p class="note">注：{_e(table.note)}</p>' if table.note else ""
-    return (f'<div class="caption">{_e(table.title)}</div><table class="{cls}"><thead><tr>'
+    return (f'<div class="caption">{_e(table.title)}</div><table class="{cls}">'
+            f'<colgroup>{colgroup}</colgroup><thead><tr>'
             f'{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{note}')
 
 
