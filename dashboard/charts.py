@@ -302,7 +302,10 @@ def calendar_grid(days: pl.DataFrame, title: str | None = None,
     return base_layout(fig, title, 220)
 
 
-FLAG_COLOURS = {"alarm": RED, "alert": YELLOW, "in_control": BLUE}
+GREEN, LIGHT_GREEN = "#2e7d32", "#66bb6a"
+# funnel points by verdict: bad-side outliers red / yellow, better-side ones green
+FLAG_COLOURS = {"alarm": RED, "alert": YELLOW, "in_control": BLUE, "outstanding": GREEN,
+                "better": LIGHT_GREEN}
 
 
 def funnel_figure(
@@ -314,12 +317,15 @@ def funnel_figure(
     the overall target and the alert / alarm limits drawn as functions of the denominator.
 
     `points`: name, denominator, value, flag (alarm / alert / in_control; no_data is skipped),
-    optionally numerator (shown on hover). `curve`: denominator, lower_/upper_alert,
+    optionally verdict (metrics.stats.funnel: alarm / alert on the worse side, outstanding /
+    better on the better side — coloured by it when present, so a unit better than the limits
+    is green, not red) and numerator (shown on hover). `curve`: denominator, lower_/upper_alert,
     lower_/upper_alarm — the limits the flags use (overdispersion-adjusted when they are).
     `raw_curve`, when given, adds the exact unadjusted alarm limits dotted, so the reader sees
     how much the adjustment widened the funnel. `labels` carries the translated names: target,
-    alert, alarm, raw_alarm, flag_alarm, flag_alert, flag_in_control, x and y. The x axis is logarithmic: unit sizes
-    span orders of magnitude.
+    alert, alarm, raw_alarm, flag_alarm, flag_alert, flag_in_control (flag_outstanding and
+    flag_better with verdicts), x and y. The x axis is logarithmic: unit sizes span orders of
+    magnitude.
     """
     fig = go.Figure()
     c = curve.sort("denominator")
@@ -340,14 +346,16 @@ def funnel_figure(
                 name=labels["raw_alarm"], legendgroup="raw", showlegend=side == "upper",
                 hoverinfo="skip", line={"color": GREY, "width": 1, "dash": "dot"}))
     value_hover = {"pct": "%{y:.1%}", "int": "%{y:,.0f}"}.get(fmt, "%{y:.2f}")
+    by = "verdict" if "verdict" in points.columns else "flag"
     for flag, colour in FLAG_COLOURS.items():
-        g = points.filter((pl.col("flag") == flag) & pl.col("value").is_not_null())
+        g = points.filter((pl.col(by) == flag) & pl.col("value").is_not_null())
         if g.is_empty():
             continue
         num = g["numerator"].to_list() if "numerator" in g.columns else [None] * g.height
         fig.add_trace(go.Scatter(
             x=g["denominator"].to_list(), y=g["value"].to_list(), mode="markers",
-            name=labels[f"flag_{flag}"], text=g["name"].cast(pl.String).fill_null("—").to_list(),
+            name=labels.get(f"flag_{flag}", flag),
+            text=g["name"].cast(pl.String).fill_null("—").to_list(),
             customdata=num,
             marker={"color": colour, "size": 9 if flag != "in_control" else 7,
                     "line": {"width": 0.5, "color": "white"}},

@@ -737,9 +737,12 @@ def calendar_month(days: pl.DataFrame, month: int) -> pl.DataFrame:
 FUNNEL_FMT = {"on_time": "pct", "overdue_oe": "num", "bad_review": "pct", "online": "pct"}
 
 
-def _flag_label(col: str = "flag") -> pl.Expr:
-    """Translated funnel flag, as a native expression (no Python function inside the query)."""
-    labels = {k: _t(f"stats_flag_{k}") for k in ("alarm", "alert", "in_control", "no_data")}
+def _flag_label(col: str = "verdict") -> pl.Expr:
+    """Translated funnel verdict (报警/预警 on the worse side, 表现突出/优于预期 on the better
+    side), as a native expression (no Python function inside the query)."""
+    from metrics.stats.funnel import VERDICTS
+
+    labels = {k: _t(f"stats_flag_{k}") for k in VERDICTS}
     return pl.col(col).replace_strict(labels, default=pl.col(col), return_dtype=pl.String)
 
 
@@ -776,17 +779,19 @@ def funnel_panel(stats: data.UnitStats) -> None:
                else _t("stats_od_none"))
     fmt = FUNNEL_FMT[kind]
     labels = {k: _t(f"stats_{k}") for k in ("target", "alert", "alarm", "raw_alarm")}
-    labels |= {f"flag_{k}": _t(f"stats_flag_{k}") for k in ("alarm", "alert", "in_control")}
+    labels |= {f"flag_{k}": _t(f"stats_flag_{k}")
+               for k in ("alarm", "alert", "in_control", "better", "outstanding")}
     labels |= {"x": _t("stats_x_" + f.kind), "y": _t(f"stats_funnel_{kind}")}
     st.plotly_chart(charts.funnel_figure(points, curve, f.target, fmt, labels, raw),
                     width="stretch", key="stats_funnel_chart")
-    counts = points["flag"].value_counts()
-    n = dict(zip(counts["flag"].to_list(), counts["count"].to_list(), strict=True))
+    counts = points["verdict"].value_counts()
+    n = dict(zip(counts["verdict"].to_list(), counts["count"].to_list(), strict=True))
     st.caption(_t("stats_funnel_counts", units=points.height, alarm=n.get("alarm", 0),
-                  alert=n.get("alert", 0)))
+                  alert=n.get("alert", 0), outstanding=n.get("outstanding", 0),
+                  better=n.get("better", 0)))
     shown = points.with_columns(_flag_label())
     table(shown, {"unit": _t("stats_col_unit"), "name": _t("stats_col_name"),
-                  "flag": _t("stats_col_flag"), "value": _t("stats_col_value"),
+                  "verdict": _t("stats_col_flag"), "value": _t("stats_col_value"),
                   "numerator": _t("stats_col_numerator"),
                   "denominator": _t("stats_col_denominator")},
           formats={"value": fmt, "numerator": "num" if f.kind == "ratio" else "int",

@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 from scipy import linalg, sparse, special
 
-from metrics.stats.funnel import Funnel, funnel
+from metrics.stats.funnel import Funnel, direction_higher, funnel
 from metrics.stats.intervals import poisson_ratio_bounds, rank_units, with_share_interval
 from metrics.stats.settings import StatsSettings
 from queries.extracts import add_months
@@ -197,17 +197,18 @@ def expected_overdue(
 
 
 def adjusted_funnel(casemix: CaseMix, settings: StatsSettings | None = None) -> Funnel:
-    """The funnel on the case-mix-adjusted indicator: O/E of overdue cases, precision E."""
+    """The funnel on the case-mix-adjusted indicator: O/E of overdue cases, precision E (fewer
+    overdue cases are better: the registry's 超期件 direction)."""
     return funnel(casemix.units.select("unit", "observed", "expected", "cases"), kind="ratio",
-                  higher_is_better=False, settings=settings, numerator="observed",
-                  denominator="expected")
+                  higher_is_better=direction_higher("overdue"), settings=settings,
+                  numerator="observed", denominator="expected")
 
 
 def raw_funnel(casemix: CaseMix, settings: StatsSettings | None = None) -> Funnel:
     """The funnel on the raw 按时办结率 of the same cases (what a league table would use)."""
     return funnel(casemix.units.select("unit", "on_time", "cases"), kind="proportion",
-                  higher_is_better=True, settings=settings, numerator="on_time",
-                  denominator="cases")
+                  higher_is_better=direction_higher("on_time_rate"), settings=settings,
+                  numerator="on_time", denominator="cases")
 
 
 def raw_vs_adjusted(casemix: CaseMix, settings: StatsSettings | None = None) -> pl.DataFrame:

@@ -28,6 +28,11 @@ the unit's own denominator, so what the table says is what the chart shows (up t
 interpolation of a discrete distribution in the unadjusted case, where O = 0 with a tiny
 expected count must not be an outlier).
 
+`verdict` is what a reader is told: a unit outside the limits on the *better* side is not a
+warning but "outstanding" (beyond the 99.8% limit) or "better" than expected (beyond 95%) — a
+100% on-time office, or one with almost no bad reviews, must not be shown like a laggard.
+Which side is better comes from the metric registry's `direction` (`direction_higher`).
+
 References: Spiegelhalter DJ (2005) Funnel plots for comparing institutional performance,
 Stat Med 24:1185–1202; Spiegelhalter DJ (2005) Handling over-dispersion of performance
 indicators, Qual Saf Health Care 14:347–351; Spiegelhalter et al. (2012) Statistical methods
@@ -51,6 +56,20 @@ from metrics.stats.settings import StatsSettings
 
 Kind = Literal["proportion", "ratio"]
 FLAG_ORDER = {"alarm": 0, "alert": 1, "in_control": 2, "no_data": 3}
+# what a unit is called, by flag and side: bad-side outliers keep the flag's name
+VERDICTS = ("alarm", "alert", "in_control", "better", "outstanding", "no_data")
+BETTER_VERDICT = {"alarm": "outstanding", "alert": "better"}
+
+
+def direction_higher(metric_id: str) -> bool:
+    """Whether higher is better for a registry metric (its `direction`): the funnel's worse
+    side follows the registry — lower 差评率 is better, higher 网上办理率 is."""
+    from metrics.registry import metric
+
+    d = metric(metric_id).direction
+    if d == "neutral":
+        raise ValueError(f"metric {metric_id} has no better direction")
+    return d == "higher"
 
 
 @dataclass(frozen=True)
@@ -99,11 +118,15 @@ class Funnel:
         d = self.dispersion
         flags = self.units["flag"].value_counts()
         counts = dict(zip(flags["flag"].to_list(), flags["count"].to_list(), strict=True))
+        verdicts = self.units["verdict"].value_counts()
+        better = dict(zip(verdicts["verdict"].to_list(), verdicts["count"].to_list(),
+                          strict=True))
         return {
             "kind": self.kind, "target": self.target, "phi": d.phi, "tau2": d.tau2,
             "od_pvalue": d.pvalue, "adjusted": self.adjusted, "method": self.method,
             "transform": self.transform, "units": self.units.height,
             **{f"n_{k}": counts.get(k, 0) for k in ("alarm", "alert", "in_control", "no_data")},
+            **{f"n_{k}": better.get(k, 0) for k in ("outstanding", "better")},
         }
 
 
@@ -272,7 +295,10 @@ def funnel(
     value = O/E; target 1.
     Returns per-unit columns unit, numerator, denominator, value, z (unadjusted, transformed
     scale), z_adj, the limits at the unit's denominator (raw_* unadjusted, lower_/upper_* used
-    for the flag; unadjusted flags come from exact binomial/Poisson tail probabilities), flag (alarm / alert / in_control / no_data), side (high / low) and worse.
+    for the flag; unadjusted flags come from exact binomial/Poisson tail probabilities), flag
+    (alarm / alert / in_control / no_data), side (high / low), worse (flagged on the worse side)
+    and verdict (alarm / alert on the worse side, outstanding / better on the better side,
+    in_control, no_data).
     """
     s = settings or StatsSettings()
     base = df.select(
@@ -352,6 +378,10 @@ def funnel(
     ).with_columns(
         ((pl.col("side") == worse_side) & pl.col("flag").is_in(["alarm", "alert"]))
         .fill_null(False).alias("worse"),
+    ).with_columns(
+        pl.when(pl.col("flag").is_in(["alarm", "alert"]) & ~pl.col("worse"))
+        .then(pl.col("flag").replace_strict(BETTER_VERDICT, default=None, return_dtype=pl.String))
+        .otherwise(pl.col("flag")).alias("verdict"),
     ).sort(pl.col("flag").replace_strict(FLAG_ORDER, return_dtype=pl.Int8), "z_adj",
            descending=[False, not higher_is_better], nulls_last=True)
     return Funnel(kind, float(target), higher_is_better, disp, adjusted, method, transform,

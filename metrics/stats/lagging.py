@@ -25,12 +25,11 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from metrics.case_measures import intake_measures
-from metrics.registry import metric
 from metrics.reviews import review_facts
 from metrics.settings import Settings
 from metrics.stats import data
 from metrics.stats.casemix import CaseMix, adjusted_funnel, expected_overdue, raw_vs_adjusted
-from metrics.stats.funnel import Funnel, funnel
+from metrics.stats.funnel import Funnel, direction_higher, funnel
 from metrics.stats.settings import StatsSettings
 from metrics.stats.trends import monthly_counts, unit_trends
 from queries.extracts import add_months
@@ -118,15 +117,6 @@ class Assessment:
     online: Funnel | None
     lagging: pl.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def direction_higher(metric_id: str) -> bool:
-    """Whether higher is better for a registry metric (its `direction`), so a funnel's "worse"
-    side follows the registry: lower 差评率 is better, higher 网上办理率 is."""
-    d = metric(metric_id).direction
-    if d == "neutral":
-        raise ValueError(f"metric {metric_id} has no better direction")
-    return d == "higher"
 
 
 def _share_funnel(facts: pl.DataFrame, num: str, den: str, higher_is_better: bool,

@@ -35,7 +35,8 @@ def test_section_renders_on_demo_data(demo_app: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
     assert any(s.value.startswith("统计分析（2025-06）") for s in at.subheader)
     funnel = _frame(at, "funnel")
-    assert len(funnel) > 10 and set(funnel["判定"]) <= {"报警", "预警", "正常"}
+    assert len(funnel) > 10
+    assert set(funnel["判定"]) <= {"报警", "预警", "正常", "表现突出", "优于预期"}
     compare = _frame(at, "casemix")
     assert {"原始排名", "调整后排名", "实际/预期95%区间"} <= set(compare.columns)
     # every funnel indicator can be picked and drawn
@@ -118,6 +119,26 @@ def test_data_layer_narrows_every_part_to_the_scope(county_a: set[str],
     assert set(mine.comparison["unit"]) <= own and set(mine.lagging["unit"]) <= own
     if mine.warnings is not None:
         assert set(mine.warnings["agency_code"]) <= own
+
+
+def test_funnel_figure_colours_better_side_outliers_green_not_red() -> None:
+    from dashboard.charts import GREEN, RED, funnel_figure
+
+    points = pl.DataFrame({"name": ["甲局", "乙局"], "numerator": [100, 80],
+                           "denominator": [100.0, 100.0], "value": [1.0, 0.8],
+                           "flag": ["alarm", "alarm"], "verdict": ["outstanding", "alarm"]})
+    curve = pl.DataFrame({"denominator": [10.0, 1000.0], "lower_alert": [0.8, 0.88],
+                          "upper_alert": [1.0, 0.92], "lower_alarm": [0.7, 0.87],
+                          "upper_alarm": [1.0, 0.93]})
+    labels = {"target": "全市水平", "alert": "95%预警线", "alarm": "99.8%报警线",
+              "raw_alarm": "未调整", "flag_alarm": "报警", "flag_alert": "预警",
+              "flag_in_control": "正常", "flag_outstanding": "表现突出", "flag_better": "优于预期",
+              "x": "办件量", "y": "按时办结率"}
+    markers = {t.name: t for t in funnel_figure(points, curve, 0.9, "pct", labels).data
+               if t.mode == "markers"}
+    assert set(markers) == {"表现突出", "报警"}
+    assert markers["表现突出"].marker.color == GREEN and list(markers["表现突出"].text) == ["甲局"]
+    assert markers["报警"].marker.color == RED and list(markers["报警"].text) == ["乙局"]
 
 
 def test_funnel_figure_draws_target_limits_and_flagged_points() -> None:

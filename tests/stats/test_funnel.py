@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from metrics.stats.funnel import funnel, trim_consistency
+from metrics.stats.funnel import direction_higher, funnel, trim_consistency
 from metrics.stats.settings import StatsSettings
 from queries.errors import XiaonengError
 
@@ -117,6 +117,39 @@ def test_flags_name_the_worse_side_for_the_indicator_direction():
     # side, which is the worse side when higher is worse
     worse = {r["unit"]: (r["flag"], r["worse"]) for r in bad_reviews.iter_rows(named=True)}
     assert worse == {"low": ("alarm", False), "mid": ("alert", True), "high": ("alarm", True)}
+
+
+def test_better_side_outliers_are_outstanding_or_better_not_warnings():
+    """Same three units as above: on an on-time rate (registry: higher is better) the 99.5%
+    unit is "outstanding", not an alarm; on 差评率 (registry: lower is better) the 85% unit is
+    the outstanding one and the 99.5% unit the alarm; the 95% unit (2.3 binomial SDs above the
+    target 93.2%) is "better" than expected where higher is better, an alert where it is not."""
+    assert direction_higher("on_time_rate") and direction_higher("online_rate")
+    assert not direction_higher("bad_review_rate") and not direction_higher("overdue")
+    with pytest.raises(ValueError, match="no better direction"):
+        direction_higher("accepted")
+    df = pl.DataFrame({"unit": ["low", "mid", "high"], "numerator": [850, 950, 995],
+                       "denominator": [1000, 1000, 1000]})
+    s = StatsSettings(od_method="none")
+    on_time = funnel(df, higher_is_better=direction_higher("on_time_rate"), settings=s)
+    bad = funnel(df, higher_is_better=direction_higher("bad_review_rate"), settings=s)
+    verdict = dict(on_time.units.select("unit", "verdict").iter_rows())
+    assert verdict == {"low": "alarm", "mid": "better", "high": "outstanding"}
+    verdict = dict(bad.units.select("unit", "verdict").iter_rows())
+    assert verdict == {"low": "outstanding", "mid": "alert", "high": "alarm"}
+    summary = on_time.summary()
+    assert (summary["n_alarm"], summary["n_outstanding"], summary["n_better"]) == (2, 1, 1)
+
+
+def test_a_unit_with_every_case_on_time_is_outstanding_not_an_alarm():
+    # 2,000 of 2,000 on time against a city rate of 90%: far outside the limits, on the good side
+    df = pl.DataFrame({"unit": [f"u{i}" for i in range(20)] + ["perfect"],
+                       "numerator": [900] * 20 + [2000], "denominator": [1000] * 20 + [2000]})
+    units = funnel(df, higher_is_better=True, settings=StatsSettings(od_method="none")).units
+    row = units.filter(pl.col("unit") == "perfect").row(0, named=True)
+    assert row["flag"] == "alarm" and row["side"] == "high" and not row["worse"]
+    assert row["verdict"] == "outstanding"
+    assert set(units.filter(pl.col("unit") != "perfect")["verdict"]) == {"in_control"}
 
 
 def test_units_without_denominator_are_listed_as_no_data():
