@@ -30,6 +30,7 @@ LOGIN_AT_KEY = "_xn_login_at"
 CHECKED_KEY = "_xn_user_checked"
 LOGGED_OUT_KEY = "_xn_logged_out"
 NOTICE_KEY = "_xn_auth_notice"
+SSO_REFUSED_KEY = "_xn_sso_refused"  # (email, reason) of the refusal already audited
 RECHECK_S = 60
 
 
@@ -50,8 +51,9 @@ L = {
     "password": ("密码", "Password"), "submit": ("登录", "Sign in"),
     "sso": ("单点登录", "Single sign-on"), "logout": ("退出登录", "Sign out"),
     "expired": ("会话已过期，请重新登录。", "Your session expired; please sign in again."),
-    "no_account": ("该统一身份（{email}）没有对应的启用账号，请联系管理员。",
-                   "No enabled account for the identity {email}; ask an administrator."),
+    "no_account": ("该统一身份（{email}）未获授权：没有对应的启用账号或邮箱未经验证，请联系管理员。",
+                   "The identity {email} is not authorised: no enabled account carries this "
+                   "verified e-mail; ask an administrator."),
     "no_tables": ("数据库缺少账号表：请运行 `xiaoneng init-db` 升级数据库。",
                   "The database has no account tables: run `xiaoneng init-db` to upgrade it."),
     "no_admin": ("尚无账号：请在服务器上运行 `xiaoneng accounts create-admin 用户名` 创建第一个管理员。",
@@ -139,26 +141,45 @@ def _sso_configured() -> bool:
         return False
 
 
+def _claims() -> dict:
+    """The OIDC identity of this browser (`st.user`), or {} when nobody signed in by SSO."""
+    try:
+        if not bool(getattr(st.user, "is_logged_in", False)):
+            return {}
+        return dict(st.user.to_dict())
+    except Exception:  # no identity cookie / no auth configured
+        return {}
+
+
 def _sso_user() -> User | None:
-    """The account of a single-sign-on identity (st.login), or None."""
+    """The account of a single-sign-on identity (st.login), or None.
+
+    The identity is mapped by `accounts_store.user_for_identity` (verified e-mail → enabled
+    account); anything else is refused and the page stops (fail closed). A refusal is audited
+    once per session and identity, not on every rerun.
+    """
     if not _sso_configured():
         return None
-    try:
-        logged_in = bool(getattr(st.user, "is_logged_in", False))
-    except Exception:
+    claims = _claims()
+    if not claims:
         return None
-    if not logged_in:
-        return None
-    email = str(st.user.get("email") or "")
-    user = accounts_store.user_for_email(engine(), email)
+    email = str(claims.get("email") or "")
+    ident = {"email": email or None, "sub": str(claims.get("sub") or "")[:200] or None,
+             "iss": str(claims.get("iss") or "")[:200] or None}
+    user, reason = accounts_store.user_for_identity(engine(), claims)
     if user is None:
-        audit.record(engine(), email or "-", "login_failed", detail={"reason": "sso_unmapped"})
-        st.error(s("no_account", email=email))
+        if st.session_state.get(SSO_REFUSED_KEY) != (email, reason):
+            audit.record(engine(), email or "-", "login_failed",
+                         detail={"method": "sso", "reason": f"sso_{reason}", **ident})
+            st.session_state[SSO_REFUSED_KEY] = (email, reason)
+        st.error(s("no_account", email=email or "?"))
         if st.button(s("logout"), key="sso_logout"):
+            st.session_state.pop(SSO_REFUSED_KEY, None)
             st.logout()
         st.stop()
     audit.record(engine(), user.username, "login", role=user.role, scope=user.scope_label,
-                 detail={"method": "sso", "email": email})
+                 detail={"method": "sso", **ident})
+    st.session_state.pop(SSO_REFUSED_KEY, None)
     return user
 
 

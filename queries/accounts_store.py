@@ -6,8 +6,10 @@ row the account is locked for `LOCK_MINUTES` (recorded in the database, so a res
 second server does not reset it). A successful login resets the counter. An unknown username
 is verified against a dummy hash so it takes as long as a wrong password.
 
-Single sign-on users (Streamlit's OIDC `st.login`) are mapped to an account by `email`; an
-identity with no enabled account is refused (fail closed).
+Single sign-on users (Streamlit's OIDC `st.login`) are mapped to an account by `email`
+(`user_for_identity`): an identity without an e-mail claim, with `email_verified` false, or with
+no enabled account carrying that e-mail is refused (fail closed) — the identity provider proves
+who someone is, the accounts table alone says what they may see.
 
 The table joins `queries.schema.metadata` when this module is imported; migration
 `0005_accounts_audit` creates it with explicit `op.create_table` calls.
@@ -16,8 +18,9 @@ The table joins `queries.schema.metadata` when this module is imported; migratio
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -247,6 +250,24 @@ def user_for_email(engine: Engine, email: str) -> User | None:
     if r is None or r.disabled:
         return None
     return _row(r).user("sso")
+
+
+def user_for_identity(engine: Engine, claims: Mapping[str, Any]) -> tuple[User | None, str]:
+    """Map an OIDC identity (the claims of `st.user`) to a local account: (user, "") or
+    (None, reason) where reason is one of no_email / email_unverified / unmapped.
+
+    Why e-mail and not `sub`: accounts are created before their owner first signs in, and the
+    administrator knows the e-mail, not the provider's opaque subject id. An unverified e-mail
+    proves nothing, so `email_verified: false` is refused; a provider that omits the claim
+    (some do for their own directory) is trusted for its own addresses.
+    """
+    email = str(claims.get("email") or "").strip()
+    if not email:
+        return None, "no_email"
+    if claims.get("email_verified") in (False, "false", "False", 0):
+        return None, "email_unverified"
+    user = user_for_email(engine, email)
+    return (user, "") if user is not None else (None, "unmapped")
 
 
 def current_user(engine: Engine, user: User) -> User | None:
