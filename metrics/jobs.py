@@ -21,6 +21,7 @@ from metrics.calendar import WorkCalendar
 from metrics.cards import CARD_COLUMNS, card_facts, case_cards, clock_cases, warning_list
 from metrics.settings import Settings
 from queries import facts_store, inputs
+from queries.audit import AuditHook
 from queries.case_sources import CaseSource, DatabaseSource, FrameSource, Slice, iter_slices
 from queries.errors import XiaonengError
 from queries.extracts import add_months
@@ -223,8 +224,12 @@ def run_compute(
     months: list[dt.date] | None,
     as_of: dt.datetime | None = None,
     settings: Settings | None = None,
+    audit: AuditHook | None = None,
 ) -> JobResult:
-    """Recompute `months` (None: every month with data) and replace them atomically."""
+    """Recompute `months` (None: every month with data) and replace them atomically.
+
+    `audit` (queries.audit.hook) writes the run's audit row inside the transaction that replaces
+    the facts, so the facts and their record commit or roll back together."""
     settings = settings or Settings()
     as_of = as_of or dt.datetime.now().replace(microsecond=0)
     if months is None:
@@ -271,6 +276,7 @@ def run_compute(
             {k: frames[k] for k in facts_store.MONTHLY_TABLES},
             frames["warnings"] if as_of.date().replace(day=1) >= months[-1] else None,
             (as_of.date().replace(day=1), frames["catalogue_facts"]),
+            audit=audit,
         )
     except Exception as exc:
         facts_store.finish_run(engine, run_id, status="failed", finished_at=dt.datetime.now(),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import inspect
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -33,8 +32,7 @@ def run_compute_audited(
     """`metrics.jobs.run_compute` with its audit row written in the facts' transaction.
 
     Shared by `xiaoneng compute` and the dashboard's run-a-job action. A failed run is
-    recorded afterwards with `ok: false`. While `run_compute` does not yet take `audit=` (it
-    passes it on to `facts_store.replace_months`), the row is written right after the commit.
+    recorded afterwards with `ok: false`.
     """
     from metrics.jobs import run_compute
     from queries import audit
@@ -42,17 +40,11 @@ def run_compute_audited(
     info = {"months": [f"{m:%Y-%m}" for m in months] if months else "all",
             "as_of": as_of, "settings_digest": settings.digest(), **(detail or {})}
     write = audit.hook(username, "job_run", role=role, scope=scope, detail=info)
-    in_transaction = "audit" in inspect.signature(run_compute).parameters
     try:
-        if in_transaction:
-            return run_compute(engine, months, as_of=as_of, settings=settings, audit=write)
-        result = run_compute(engine, months, as_of=as_of, settings=settings)
+        return run_compute(engine, months, as_of=as_of, settings=settings, audit=write)
     except Exception as exc:
         audit.record_failure(write, engine, exc)
         raise
-    with engine.begin() as conn:  # transitional: see the docstring
-        write(conn, {"ok": True, "written": dict(result.written)})
-    return result
 
 
 def cmd_compute(args: argparse.Namespace) -> int:

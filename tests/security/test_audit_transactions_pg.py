@@ -176,12 +176,9 @@ def test_job_cut_off_after_its_audit_row_leaves_no_row_and_the_previous_facts(
 
 def test_dashboard_job_run_audit_is_in_the_facts_transaction(pg_engine) -> None:
     """The run-a-job action (and `xiaoneng compute`) through run_compute_audited."""
-    from metrics.jobs import run_compute
     from metrics.settings import Settings
     from xiaoneng.cli_compute import run_compute_audited
 
-    if "audit" not in inspect.signature(run_compute).parameters:
-        pytest.skip("metrics.jobs.run_compute does not pass audit= to replace_months yet")
     _seed(pg_engine)
     before = _checksums(pg_engine)
     _refuse_ok_audit_rows(pg_engine, "job_run")
