@@ -23,6 +23,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy.engine import Engine
 
+from metrics.bulletin import stats_check
 from metrics.bulletin import text as tx
 from metrics.bulletin.model import (
     Bulletin,
@@ -36,6 +37,7 @@ from metrics.bulletin.model import (
 )
 from metrics.bulletin.rules import BulletinRules, composite_scores, praise_and_criticism, rank_units
 from metrics.bulletin.scope import scope_filters
+from metrics.bulletin.stats_check import StatsCheck
 from metrics.query import metric_values
 from metrics.registry import METRIC_BY_ID, METRICS
 from metrics.settings import SUB_INDICATORS, Settings
@@ -45,7 +47,7 @@ from queries.calendar import calendar_version
 from queries.errors import XiaonengError
 from queries.extracts import add_months, month_start
 
-FORMAT_VERSION = 1  # bump when the bulletin's structure changes
+FORMAT_VERSION = 2  # bump when the bulletin's structure changes
 # Concurrent reads while building: a handful of independent queries, none large.
 QUERY_THREADS = 4
 
@@ -427,10 +429,18 @@ def _notes(df: pl.DataFrame, level: str, rules: BulletinRules,
     return praise, crit
 
 
+UNIT_LEVEL_ZH = {"region": "县（市、区）", "agency": "部门"}
+OD_ZH = {"additive": "加性方差（τ²）", "multiplicative": "乘性离散系数（φ）", "none": "不调整"}
+
+
 def _praise_section(praise: list[UnitNote], crit: list[UnitNote], rules: BulletinRules,
-                    prev_source: str) -> Section:
+                    prev_source: str, stats: StatsCheck | None = None,
+                    stats_scope: tuple[set[str], set[str]] | None = None) -> Section:
+    """通报表扬和批评; with `stats`, a 统计检验 column for the criticised units and a table of
+    the units the statistics find lagging outside the bottom N (`stats_scope`: the region and
+    agency codes this bulletin may name)."""
     paras = []
-    for level, label in (("region", "县（市、区）"), ("agency", "部门")):
+    for level, label in UNIT_LEVEL_ZH.items():
         p = [u.name for u in praise if u.level == level]
         c = [u for u in crit if u.level == level]
         if p:
@@ -443,20 +453,89 @@ def _praise_section(praise: list[UnitNote], crit: list[UnitNote], rules: Bulleti
             paras.append(text)
     if not paras:
         paras.append("本月无满足排名条件的单位，不作表扬和批评。")
-    rows = tuple(
-        (kind, "县（市、区）" if u.level == "region" else "部门", u.name, u.rank, u.score,
-         "是" if u.interview else "")
-        for kind, units in (("表扬", praise), ("批评", crit)) for u in units
-    )
-    table = Table(
-        "praise_criticism", "表11 通报表扬和批评名单",
-        (Column("kind", "类别"), Column("level", "层级"), Column("name", "单位"),
-         Column("rank", "排名", "int"), Column("score", "综合得分", "score"),
-         Column("interview", "约谈")), rows,
-        note=f"表扬：排名前{rules.top_n}位；批评：排名后{rules.top_n}位（并列均列入）；"
-             f"连续两个月排名后{rules.top_n}位的约谈。上月名单来源：{prev_source}。",
-    )
-    return Section("praise", "通报表扬和批评", tuple(paras), (table,))
+    columns = [Column("kind", "类别"), Column("level", "层级"), Column("name", "单位"),
+               Column("rank", "排名", "int"), Column("score", "综合得分", "score"),
+               Column("interview", "约谈")]
+    if stats is not None:
+        columns.append(Column("stats", "统计检验"))
+    rows = []
+    for kind, units in (("表扬", praise), ("批评", crit)):
+        for u in units:
+            row: tuple = (kind, UNIT_LEVEL_ZH[u.level], u.name, u.rank, u.score,
+                          "是" if u.interview else "")
+            if stats is not None:
+                row += (stats.verdict(u.level, u.code).text if kind == "批评" else "",)
+            rows.append(row)
+    note = (f"表扬：排名前{rules.top_n}位；批评：排名后{rules.top_n}位（并列均列入）；"
+            f"连续两个月排名后{rules.top_n}位的约谈。上月名单来源：{prev_source}。")
+    tables = []
+    if stats is not None:
+        s = stats.settings
+        alarm = f"{100 * s.alarm_level:g}%"
+        note += (f"统计检验：超期办结件数按事项、渠道和月份调整（事项结构调整）后的漏斗图"
+                 f"（{alarm}报警线、{100 * s.alert_level:g}%预警线，单位间差异显著超出随机波动时"
+                 f"按{OD_ZH.get(s.od_method, s.od_method)}放宽控制限），及近{s.trend_months}个月"
+                 f"按时办结率趋势（错误发现率{s.fdr_q:g}）；"
+                 "综合得分中的网上办理、好差评和红黄牌不在检验之内。")
+        paras += _stats_paragraphs(crit, stats, stats_scope or (set(), set()), rules.top_n)
+    tables.append(Table("praise_criticism", "表11 通报表扬和批评名单", tuple(columns),
+                        tuple(rows), note=note))
+    if stats is not None:
+        tables.append(_other_lagging_table(crit, stats, stats_scope or (set(), set())))
+    return Section("praise", "通报表扬和批评", tuple(paras), tuple(tables))
+
+
+def _stats_paragraphs(crit: list[UnitNote], stats: StatsCheck,
+                      scope_codes: tuple[set[str], set[str]], top_n: int) -> list[str]:
+    paras = []
+    confirmed = [u for u in crit if stats.verdict(u.level, u.code).kind == "lagging"]
+    others = [u for u in crit if stats.verdict(u.level, u.code).kind != "lagging"]
+    if crit:
+        text = "统计检验："
+        if confirmed:
+            text += f"{tx.names([u.name for u in confirmed])}的落后经统计检验确认（" + "；".join(
+                f"{u.name}：{stats.verdict(u.level, u.code).reason.rstrip('。')}"
+                for u in confirmed) + "）"
+        groups: dict[str, list[str]] = {}
+        for u in others:
+            groups.setdefault(stats.verdict(u.level, u.code).text, []).append(u.name)
+        if groups:
+            text += ("；" if confirmed else "") + "；".join(
+                f"{tx.names(names)}：{verdict}" for verdict, names in groups.items())
+        paras.append(text + "。")
+    extra = _other_lagging(crit, stats, scope_codes)
+    if extra:
+        paras.append(f"另有{tx.names([n for _, _, n, _ in extra])}未列入排名后{top_n}位，但统计监测显示"
+                     "其落后（原因见表12），请相关单位关注。")
+    else:
+        paras.append("统计监测未发现批评名单以外的落后单位。")
+    return paras
+
+
+def _other_lagging(crit: list[UnitNote], stats: StatsCheck,
+                   scope_codes: tuple[set[str], set[str]]) -> list[tuple[str, str, str, str]]:
+    """(level, code, name, reason) of lagging units in scope that are not criticised."""
+    named = {(u.level, u.code) for u in crit}
+    out = []
+    for level, codes in zip(("region", "agency"), scope_codes, strict=True):
+        lag = stats.lagging.get(level)
+        if lag is None:
+            continue
+        for r in lag.iter_rows(named=True):
+            if r["unit"] in codes and (level, r["unit"]) not in named:
+                out.append((level, r["unit"], r["name"], r["reason_zh"]))
+    return out
+
+
+def _other_lagging_table(crit: list[UnitNote], stats: StatsCheck,
+                         scope_codes: tuple[set[str], set[str]]) -> Table:
+    rows = tuple((UNIT_LEVEL_ZH[level], name, reason, code)
+                 for level, code, name, reason in _other_lagging(crit, stats, scope_codes))
+    return Table("stats_lagging", "表12 统计监测发现的其他落后单位",
+                 (Column("level", "层级"), Column("name", "单位"), Column("reason", "落后原因"),
+                  Column("code", "代码")), rows,
+                 note="列入条件：超期办结件数经事项结构调整后超出漏斗图报警线，或按时办结率显著"
+                      "下降（经多重检验校正）；部门含县（市、区）所属部门。")
 
 
 def bottom_units(engine: Engine, scope: Scope, month: dt.date,
@@ -511,6 +590,8 @@ def build_bulletin(
         def go(fn, *args) -> Future:
             return pool.submit(fn, *args)
 
+        stats_f = (go(stats_check.check, engine, month, _region_units(tree, scope))
+                   if rules.stats_check else None)
         ranked_f = {level: go(_ranked_units, engine, scope, month, level, rules, recompute_prev)
                     for level in ("agency", "region")}
         city_f = go(metric_values, engine,
@@ -555,8 +636,10 @@ def build_bulletin(
             _reviews(levels_f.result(), tags_f.result(), unrect_f.result(), channel_f.result(),
                      rows, as_of, rules),
             _business_env(scope, tree, be_f.result() if be_f is not None else None),
-            _praise_section(praise, crit, rules, previous_source or "上月已发布通报"),
         ]
+        stats = stats_f.result() if stats_f is not None else None
+        sections.append(_praise_section(praise, crit, rules, previous_source or "上月已发布通报",
+                                        stats, _scope_codes(engine, scope, region_codes)))
         calendar = calendar_f.result()
     provenance = {
         "format_version": FORMAT_VERSION,
@@ -571,6 +654,8 @@ def build_bulletin(
         "settings": settings.as_dict(),
         "rules": rules.as_dict(),
         "definitions_version": definitions_version(),
+        "stats": ({"source": "case_facts", "settings_digest": stats.settings.digest(),
+                   "od_method": stats.method} if stats is not None else None),
         "filters": {"region_code": scope.region_code, "sectors": [scope.sector] if scope.sector
                     else []},
     }
@@ -593,12 +678,34 @@ def _provenance_section(p: dict[str, Any]) -> Section:
         ("排名规则", f"前后{rules['top_n']}位；有时限办结不少于{rules['min_n']}件方参与排名"),
         ("综合得分权重", "，".join(f"{k} {v:g}" for k, v in rules["weights"].items())),
         ("口径版本", p["definitions_version"]),
+        *((("统计检验", f"按指标事实计算，统计设置摘要{p['stats']['settings_digest']}"),)
+          if p.get("stats") is not None else ()),
     )
-    table = Table("provenance", "表12 数据来源与口径",
+    n = 13 if p.get("stats") is not None else 12
+    table = Table("provenance", f"表{n} 数据来源与口径",
                   (Column("item", "项目"), Column("value", "内容")), rows)
     para = (f"本通报数据截至{p['as_of'][:16]}，由效能监测平台根据办件、评价数据按统一口径自动生成；"
             f"工作日历版本{p['calendar_version']}，按周一至周五兜底的年份：{fallback}。")
     return Section("provenance", "数据说明", (para,), (table,))
+
+
+def _region_units(tree: pl.DataFrame, scope: Scope) -> dict[str, list[str]]:
+    """County code → its subtree, for the counties ranked (none for a sector bulletin: a
+    county's total there mixes in other sectors' agencies, which the statistics do not)."""
+    if scope.kind == "sector":
+        return {}
+    return {c: _subtree(tree, c) for c in _be_children(tree, scope)}
+
+
+def _scope_codes(engine: Engine, scope: Scope, region_codes: list[str]
+                 ) -> tuple[set[str], set[str]]:
+    """(county codes, agency codes) a bulletin for `scope` may name in its statistics."""
+    agencies = extracts.load_agencies(engine).filter(pl.col("region_code").is_in(region_codes))
+    if scope.sector:
+        agencies = agencies.filter(pl.col("sector") == scope.sector)
+    tree = extracts.load_regions(engine)
+    counties = set() if scope.kind == "sector" else set(_be_children(tree, scope))
+    return counties, set(agencies["agency_code"].to_list())
 
 
 def _subtree(tree: pl.DataFrame, code: str) -> list[str]:

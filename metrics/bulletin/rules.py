@@ -15,6 +15,10 @@ listed after the ranked units without a rank — three cases at 100% do not top 
 bottom (ties sharing) is ≤ top_n, excluding any already praised. Ties at the boundary are all
 included, so a list can be longer than N. A unit criticised this month that was also
 criticised the month before is flagged for 约谈.
+
+With `stats_check` (default on) the criticism is checked against the lagging-unit statistics
+(`metrics.bulletin.stats_check`): the list itself still follows the score, the check says
+whether the statistics confirm the gap and names the lagging units outside the bottom N.
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ class BulletinRules:
     card_penalty: float = 10.0  # points per net card per 100 completed cases
     list_rows: int = 20  # rows of the case/card lists shown in the document
     tag_rows: int = 10
+    # 统计检验 in 通报批评: funnel / trend verdicts of metrics.stats for the criticised units and
+    # the other lagging units (metrics.bulletin.stats_check); off leaves the section as before.
+    stats_check: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> BulletinRules:
