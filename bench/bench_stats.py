@@ -37,6 +37,7 @@ def main() -> int:
 
     import polars as pl
 
+    from metrics.settings import load_settings
     from metrics.stats import data
     from metrics.stats.forecast import agency_volume, forecast_volume, monthly_volume
     from metrics.stats.lagging import assess
@@ -68,7 +69,8 @@ def main() -> int:
 
     steps: dict[str, float] = {}
     t0 = time.perf_counter()
-    a = assess(tables, month)
+    rules = load_settings()  # XIAONENG_SETTINGS; its [stats] table sets the statistics
+    a = assess(tables, month, rules=rules)
     steps.update({f"assess: {k}": v for k, v in a.timings.items()})
     steps["assess: total"] = time.perf_counter() - t0
 
@@ -77,15 +79,15 @@ def main() -> int:
     series = 0
     for by in ("region_code", "sector"):
         fc = forecast_volume(monthly_volume(tables.cases, tables.agencies, by, per_agency),
-                             tables.calendar, month)
+                             tables.calendar, month, rules.stats)
         series += fc["unit"].n_unique()
     steps["forecast (regions + sectors)"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     moment = data.month_end_moment(month)
-    rc = risk_clock(tables, moment)
-    model = fit_risk_model(rc.train, moment)
-    scored = predict_risk(model, open_cases(rc.open))
+    rc = risk_clock(tables, moment, rules=rules)
+    model = fit_risk_model(rc.train, moment, rules.stats)
+    scored = predict_risk(model, open_cases(rc.open, rules))
     steps["risk (clock, Cox fit, score)"] = time.perf_counter() - t0
 
     for k, v in steps.items():

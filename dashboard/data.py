@@ -32,6 +32,7 @@ from dashboard.filters import FilterOptions
 from dashboard.state import _engine
 from metrics import query
 from metrics.settings import Settings, load_settings
+from metrics.stats.settings import StatsSettings
 from queries import extracts, views
 from queries.engine import database_url
 from queries.extracts import Filters, add_months
@@ -402,14 +403,14 @@ class UnitStats:
     problem: str | None = None
 
 
-def _stats_tables(url: str, month: dt.date):
+def _stats_tables(url: str, month: dt.date, s: StatsSettings | None = None):
     """Contract tables for the statistics of `month`: the trend / case-mix window plus a year
-    before it (project-stage cases complete long after acceptance), and that month's reviews."""
+    before it (project-stage cases complete long after acceptance), and that month's reviews.
+    `s`: the statistics settings (default: those in force)."""
     from metrics.stats import data as sdata
-    from metrics.stats.settings import StatsSettings
     from queries.inputs import read_reviews
 
-    s = StatsSettings()
+    s = s or settings_in_force(url).stats
     first = add_months(month, 1 - max(s.trend_months, s.casemix_months) - 12)
     eng = _engine(url)
     tables = sdata.read_database(eng, first, month)
@@ -430,7 +431,7 @@ def _city_stats(url: str, ver: str, month: dt.date) -> CityStats | str:
     rules = _settings(ver)
     t0 = time.perf_counter()
     try:
-        tables = _stats_tables(url, month)
+        tables = _stats_tables(url, month, rules.stats)
     except ValueError:
         return "stats_no_cases"
     if tables.cases.is_empty():
@@ -455,8 +456,8 @@ def _city_stats(url: str, ver: str, month: dt.date) -> CityStats | str:
     try:
         # the training sample and the open cases only, not every case of the window
         rc = risk_clock(tables, as_of, rules=rules)
-        warn: pl.DataFrame | None = predictive_warnings(fit_risk_model(rc.train, as_of), rc.open,
-                                                        rules=rules)
+        warn: pl.DataFrame | None = predictive_warnings(
+            fit_risk_model(rc.train, as_of, rules.stats), rc.open, rules=rules)
     except ValueError:  # too few completed cases to learn from
         warn = None
     timings = {"read": read_s, **a.timings, "risk": time.perf_counter() - t0}

@@ -806,9 +806,7 @@ def _interval(lo: str, hi: str, scale: float, digits: int, suffix: str = "") -> 
 
 def casemix_panel(stats: data.UnitStats) -> None:
     """Raw vs case-mix-adjusted, side by side: why a unit moves when its items are accounted for."""
-    from metrics.stats.settings import StatsSettings
-
-    st.caption(_t("stats_casemix_hint", min_n=StatsSettings().min_n))
+    st.caption(_t("stats_casemix_hint", min_n=data.settings().stats.min_n))
     c = stats.comparison
     if c.is_empty():
         no_rows()
@@ -852,14 +850,12 @@ def lagging_panel(stats: data.UnitStats) -> None:
 def risk_panel(stats: data.UnitStats) -> None:
     """The predicted 预警 list: open cases likely to pass their due date, those the rule-based
     list does not (yet) hold marked."""
-    from metrics.stats.settings import StatsSettings
-
     w = stats.warnings
     if w is None:
         st.info(_t("stats_risk_unavailable"), icon=":material/info:")
         return
     st.caption(_t("stats_risk_hint", as_of=f"{stats.month:%Y-%m}",
-                  threshold=StatsSettings().risk_threshold))
+                  threshold=data.settings().stats.risk_threshold))
     if w.is_empty():
         st.success(_t("stats_risk_none"), icon=":material/check_circle:")
         return

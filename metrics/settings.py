@@ -6,6 +6,14 @@ supervision office can change them in the database (`settings` table, written by
 Every job run and report records `Settings.digest()` and the full values, so a number can always
 be traced to the rules that produced it. An invalid value is refused with a message that names
 the setting and the rule.
+
+The statistics of the 单位分析 page and the bulletin's criticism (funnel limits, minimum N,
+overdispersion method, winsorising, FDR level, risk model — `metrics.stats.settings`) are the
+`stats` field, a `[stats]` table in the file:
+
+    [stats]
+    min_n = 50
+    od_method = "multiplicative"
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from metrics.stats.settings import StatsSettings
 from queries.contract import CHANNELS
 from queries.errors import XiaonengError
 
@@ -75,6 +84,8 @@ class Settings:
     targets: dict[str, float] = field(default_factory=dict)  # metric id → target override
     min_n_rank: int = 30  # units with fewer cases are shown but not ranked
     top_n: int = 3
+    # funnels, case mix, trends, forecasts, predicted risk ([stats] in the settings file)
+    stats: StatsSettings = field(default_factory=StatsSettings)
 
     def __post_init__(self) -> None:
         problems = list(_problems(self))
@@ -107,6 +118,8 @@ def _problems(s: Settings):
             yield_.append(f"{name} must be a whole number ≥ 0, got {v!r}")
 
     yield_: list[str] = []
+    if not isinstance(s.stats, StatsSettings):
+        yield_.append(f"stats must be statistics settings (a [stats] table), got {s.stats!r}")
     for name in ("warn_days", "red_grace_days", "rectify_days", "callback_days",
                  "report_lag_days", "min_n_rank", "top_n"):
         nonneg_int(name)
@@ -145,6 +158,8 @@ def _coerce(raw: dict[str, Any]) -> dict[str, Any]:
     for key in ("online_channels", "review_score_scale"):
         if key in out:
             out[key] = tuple(out[key])
+    if "stats" in out and not isinstance(out["stats"], StatsSettings):
+        out["stats"] = StatsSettings.from_mapping(out["stats"])
     return out
 
 

@@ -37,6 +37,13 @@ def _tables(args: argparse.Namespace):
     return data.read_database(engine), "the configured database"
 
 
+def _rules():
+    """The settings file in force (XIAONENG_SETTINGS): its [stats] table sets the statistics."""
+    from metrics.settings import load_settings
+
+    return load_settings()
+
+
 def _write(frame, fmt: str, out: str | None) -> None:
     import polars as pl
 
@@ -60,7 +67,7 @@ def cmd_lagging(args: argparse.Namespace) -> int:
 
     tables, source = _tables(args)
     month = args.month or tables.last_month
-    a = assess(tables, month, include_share_alarms=args.include_shares)
+    a = assess(tables, month, rules=_rules(), include_share_alarms=args.include_shares)
     print(f"lagging units, {month:%Y-%m} ({source}); adjusted funnel: {a.adjusted.summary()}",
           file=sys.stderr)
     cols = ["unit", "name", "severity", "reason_zh" if args.lang == "zh" else "reason_en"]
@@ -75,7 +82,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     tables, source = _tables(args)
     last = add_months(tables.last_month, -1)  # the last month whose outcomes can be known
     months = [add_months(last, k - args.months + 1) for k in range(args.months)]
-    bt = backtest(tables, months)
+    bt = backtest(tables, months, rules=_rules())
     src = (f"--parquet {args.parquet}" if args.parquet else
            f"--demo --cases {args.cases} --seed {args.seed}" if args.demo else "")
     command = " ".join(p for p in ("xiaoneng stats backtest", src, f"--months {args.months}",
@@ -97,7 +104,8 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     tables, _ = _tables(args)
     month = args.month or tables.last_month
     by = {"region": "region_code", "sector": "sector"}[args.by]
-    fc = forecast_volume(monthly_volume(tables.cases, tables.agencies, by), tables.calendar, month)
+    fc = forecast_volume(monthly_volume(tables.cases, tables.agencies, by), tables.calendar, month,
+                         _rules().stats)
     _write(fc.filter(fc["kind"] == "forecast"), args.format, args.out)
     return 0
 

@@ -160,9 +160,10 @@ def assess(tables: data.Tables, month: dt.date, settings: StatsSettings | None =
     """Case-mix-adjusted funnel, trends, 差评率 and 网上办理率 funnels and the lagging list for
     the agencies in `month`, from the contract tables. The share funnels are computed and
     returned, but enter the lagging list only with `include_share_alarms`: without a case-mix
-    model they call every 民政局 "behind" on 网上办理率, since 婚姻登记 cannot be done online."""
-    s = settings or StatsSettings()
+    model they call every 民政局 "behind" on 网上办理率, since 婚姻登记 cannot be done online.
+    `settings` defaults to the statistics settings in `rules` (the settings file's [stats])."""
     rules = rules or Settings()
+    s = settings or rules.stats
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     as_of = data.month_end_moment(month)

@@ -166,7 +166,7 @@ def risk_clock(tables: data.Tables, as_of: dt.datetime, settings: StatsSettings 
     of the coefficients, and the backtest (docs/backtest.md) still beats the base rate.
     `fit_risk_model` trims a sample that came out larger to exactly the maximum (seeded).
     Open: every case accepted by `as_of` and not completed by then (scored, never sampled)."""
-    s = settings or StatsSettings()
+    s = settings or (rules or Settings()).stats
     start = dt.datetime.combine(add_months(as_of.date().replace(day=1), -s.risk_train_months),
                                 dt.time())
     cases = tables.cases.lazy().select(*data.CASE_COLUMNS).filter(pl.col("accepted_at") <= as_of)
@@ -206,7 +206,7 @@ def predictive_warnings(model: RiskModel, clock: pl.DataFrame, settings: StatsSe
                         rules: Settings | None = None) -> pl.DataFrame:
     """The 预测预警 list: open cases whose predicted overdue probability reaches
     `risk_threshold`, with `ahead_of_rule` = not (yet) on the rule-based 预警 list."""
-    s = settings or StatsSettings()
+    s = settings or (rules or Settings()).stats
     scored = predict_risk(model, open_cases(clock, rules))
     return scored.filter(pl.col("p_overdue") >= s.risk_threshold).select(
         "case_id", "agency_code", "item_code", "channel", pl.col("a_date").alias("accepted_on"),
@@ -249,8 +249,8 @@ def auc(y: np.ndarray, p: np.ndarray) -> float:
 def backtest(tables: data.Tables, months: list[dt.date], settings: StatsSettings | None = None,
              rules: Settings | None = None) -> Backtest:
     """Train at the end of each month before `months[i]`, score the cases open then."""
-    s = settings or StatsSettings()
     rules = rules or Settings()
+    s = settings or rules.stats
     first_needed = add_months(months[0], -s.risk_train_months - 3)
     final = data.clocked(tables, data.month_end_moment(tables.last_month), first_needed, rules)
     outcome = _outcomes(final)

@@ -1,11 +1,12 @@
 """Settings of the statistics layer (funnels, case-mix, trends, forecasts, predicted risk).
 
 These are the choices a supervision office may want to change and must be able to state in a
-bulletin ("units outside the 99.8% limits of the overdispersion-adjusted funnel"). They are a
-small frozen dataclass here, validated like `metrics.settings.Settings`, so the statistics can
-be built and tested before the fields move into the deployment settings. Every function takes
-a `StatsSettings` and records `as_dict()` with its output so a flag can be traced to the rules
-that raised it.
+bulletin ("units outside the 99.8% limits of the overdispersion-adjusted funnel"). They are part
+of the deployment settings: `metrics.settings.Settings.stats`, the `[stats]` table of the
+settings file (`XIAONENG_SETTINGS`), validated when the file is loaded — an invalid value is
+refused with a message naming it (`stats.min_n must be …`) — recorded in the settings digest
+and listed on the 指标口径 page. Every function takes a `StatsSettings` and records `as_dict()`
+with its output so a flag can be traced to the rules that raised it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from queries.errors import XiaonengError
@@ -71,6 +74,25 @@ class StatsSettings:
     def digest(self) -> str:
         blob = json.dumps(self.as_dict(), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any], prefix: str = "stats.") -> StatsSettings:
+        """Settings from a settings-file table (defaults for what it leaves out). Unknown names
+        and invalid values are refused with every problem named as the file spells it
+        (`stats.min_n must be a whole number ≥ 0, got -1`)."""
+        if not isinstance(raw, Mapping):
+            raise XiaonengError(f"invalid settings: {prefix.rstrip('.')} must be a table of "
+                                f"settings, got {raw!r}")
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(raw) - set(names))
+        if unknown:
+            raise XiaonengError("invalid settings: unknown setting(s) "
+                                f"{[prefix + k for k in unknown]}")
+        values = {**{n: getattr(cls, n) for n in names}, **dict(raw)}
+        problems = _problems(SimpleNamespace(**values))  # type: ignore[arg-type]
+        if problems:
+            raise XiaonengError("invalid settings: " + "; ".join(prefix + p for p in problems))
+        return cls(**values)
 
 
 def _problems(s: StatsSettings) -> list[str]:

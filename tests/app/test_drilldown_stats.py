@@ -171,3 +171,29 @@ def test_funnel_figure_draws_target_limits_and_flagged_points() -> None:
     assert {t.name for t in markers} == {"报警", "预警", "正常"}
     assert any("丙局" in t.text for t in markers)
     assert fig.layout.xaxis.type == "log"
+
+
+def test_statistics_settings_file_reaches_the_page_and_the_definitions(
+        demo_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """[stats] in the settings file: the 单位分析 section ranks by its minimum N and the 指标口径
+    page lists it with the other settings in force."""
+    import json
+
+    f = tmp_path / "settings.toml"
+    f.write_text("[stats]\nmin_n = 77\n", encoding="utf-8")
+    import streamlit as st
+
+    monkeypatch.setenv("XIAONENG_SETTINGS", str(f))
+    monkeypatch.setenv("DATABASE_URL", demo_url)
+    st.cache_data.clear()  # the data version (with the settings digest) is cached for a while
+    try:
+        at = _open(AppTest.from_file(ENTRY, default_timeout=120))
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("少于77件" in c.value for c in at.caption)
+        at.switch_page(page_path("definitions")).run()
+        assert not at.exception, [e.value for e in at.exception]
+        shown = json.loads(at.json[0].value)
+    finally:
+        st.cache_data.clear()  # later tests run with the default settings again
+    assert shown["stats"]["min_n"] == 77
+    assert shown["stats"]["od_method"] == "additive" and shown["stats"]["fdr_q"] == 0.05
