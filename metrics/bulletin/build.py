@@ -590,7 +590,8 @@ def build_bulletin(
         def go(fn, *args) -> Future:
             return pool.submit(fn, *args)
 
-        stats_f = (go(stats_check.check, engine, month, _region_units(tree, scope))
+        stats_f = (go(stats_check.check, engine, month, _region_units(tree, scope),
+                      settings.stats)
                    if rules.stats_check else None)
         ranked_f = {level: go(_ranked_units, engine, scope, month, level, rules, recompute_prev)
                     for level in ("agency", "region")}

@@ -12,7 +12,8 @@ year and a half of cases (seconds at 200 k cases, minutes at 20 M), while the on
 facts the funnel and the trends need — completed cases with a deadline and whether each was
 late, per item × channel × month and agency — are in `case_facts`, already clocked by the same
 job with the same clock (`completed_with_deadline`, `completed_overdue`, `completed_on_time`).
-One read of twelve months of facts replaces the case log, and the public functions of
+Two reads of facts (six months of cells for the model, twelve months per agency for the trend,
+summed by the database) replace the case log, and the public functions of
 `metrics.stats` (expected_overdue, adjusted_funnel, raw_funnel, unit_trends, lagging_units) do
 the rest, so a verdict here equals the 单位分析 page's for the same month (a test checks it
 against `assess` on the case log). The model and the funnel are always estimated on every
@@ -40,7 +41,6 @@ from metrics.stats.trends import unit_trends
 from queries import extracts
 from queries.extracts import Filters, add_months
 
-FACT_MEASURES = ("completed_with_deadline", "completed_overdue", "completed_on_time")
 OTHER = "__other__"  # agencies in no ranked county (e.g. 市直部门): in the model, not the funnel
 
 
@@ -69,29 +69,27 @@ class StatsCheck:
 NO_DATA = Verdict("no_data", "本月无有时限办结件，未作统计检验")
 
 
-def read_facts(engine: Engine, month: dt.date, s: StatsSettings) -> pl.DataFrame:
-    """Completed-with-deadline counts per month × agency × item × channel for the months the
-    trend and the case-mix model need (the whole city)."""
-    first = add_months(month, 1 - max(s.trend_months, s.casemix_months))
-    df = extracts.fact_sums(engine, "case_facts", list(FACT_MEASURES), first, month,
-                            Filters(first, month), None, ("agency_code", "item_code", "channel"))
-    return df.filter(pl.col("completed_with_deadline") > 0)
+def read_cells(engine: Engine, month: dt.date, s: StatsSettings) -> pl.DataFrame:
+    """Completed-with-deadline cells (agency × item × channel × month: `n` cases, `overdue`
+    late — the form `expected_overdue` takes besides one row per case) for the case-mix
+    window, the whole city."""
+    first = add_months(month, 1 - s.casemix_months)
+    df = extracts.fact_sums(engine, "case_facts", ["completed_with_deadline", "completed_overdue"],
+                            first, month, Filters(first, month), None,
+                            ("agency_code", "item_code", "channel"))
+    return df.filter(pl.col("completed_with_deadline") > 0).select(
+        "agency_code", "item_code", "channel", "month",
+        pl.col("completed_with_deadline").alias("n"), pl.col("completed_overdue").alias("overdue"))
 
 
-def completed_cases(facts: pl.DataFrame, first: dt.date) -> pl.DataFrame:
-    """One row per completed case with a deadline from `first` on (the shape of
-    `metrics.stats.data.completed_with_deadline`, without case ids), rebuilt from the counts:
-    `expected_overdue` takes cases and groups them back into cells itself."""
-    keys = ("agency_code", "item_code", "channel", "month")
-    win = facts.filter(pl.col("month") >= first)
-    late = win.select(*keys, pl.lit(True).alias("overdue"),
-                      pl.col("completed_overdue").alias("__n"))
-    on_time = win.select(*keys, pl.lit(False).alias("overdue"),
-                         (pl.col("completed_with_deadline") - pl.col("completed_overdue"))
-                         .alias("__n"))
-    both = pl.concat([late, on_time]).filter(pl.col("__n") > 0)
-    return both.with_columns(pl.int_ranges(0, pl.col("__n")).alias("__i")) \
-        .explode("__i").drop("__i", "__n")
+def read_monthly(engine: Engine, month: dt.date, s: StatsSettings) -> pl.DataFrame:
+    """On-time and completed-with-deadline counts per agency and month for the trend window
+    (summed by the database: the trends need no item or channel)."""
+    first = add_months(month, 1 - s.trend_months)
+    return extracts.fact_sums(engine, "case_facts", ["completed_on_time",
+                                                     "completed_with_deadline"],
+                              first, month, Filters(first, month), None, ("agency_code",)) \
+        .filter(pl.col("completed_with_deadline") > 0)
 
 
 def _monthly(facts: pl.DataFrame, unit: str) -> pl.DataFrame:
@@ -156,17 +154,17 @@ def check(engine: Engine, month: dt.date, region_units: dict[str, Sequence[str]]
     region codes of its subtree) for `month`; None when the month has no completed case with a
     deadline to learn from."""
     s = settings or StatsSettings()
-    facts = read_facts(engine, month, s)
-    first_cm = add_months(month, 1 - s.casemix_months)
-    if facts.filter(pl.col("month") == month).is_empty():
+    cells = read_cells(engine, month, s)
+    if cells.filter(pl.col("month") == month).is_empty():
         return None
+    facts = read_monthly(engine, month, s)
     agencies = extracts.load_agencies(engine)
     items = extracts.load_items(engine)
     regions = extracts.load_regions(engine)
     in_unit = {code: unit for unit, codes in region_units.items() for code in codes}
     region_of = {a: in_unit.get(r, OTHER) for a, r in
                  agencies.select("agency_code", "region_code").iter_rows()}
-    cm = expected_overdue(completed_cases(facts, first_cm), (month, month), s, items)
+    cm = expected_overdue(cells, (month, month), s, items)
     verdicts, lag, adj = _assess(cm, _monthly(facts, "agency_code"), month, "agency",
                                  dict(agencies.select("agency_code", "name").iter_rows()), s)
     lagging = {"agency": lag}
