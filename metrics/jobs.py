@@ -162,7 +162,7 @@ def compute_source(
         slices = iter_slices(source, months_per_slice)
     else:
         heads = None
-        slices = iter([source.slice(Slice(None, None), first=True)])
+        slices = iter([source.slice([Slice(None, None)], 0)])
     totals: dict[str, pl.DataFrame | None] = dict.fromkeys(_ADDITIVE_KEYS)
     lists: dict[str, list[pl.DataFrame]] = {"cards": [], "warnings": []}
     for tables in slices:

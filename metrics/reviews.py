@@ -93,18 +93,23 @@ def _prepared(
             .otherwise(None)
         )
 
-    # case_id is the cases table's primary key, so no de-duplication is needed here.
-    case_items = cases.select("case_id", pl.col("item_code").alias("__case_item"))
     rated = reviews.filter(pl.col("rated_at") <= as_of)
-    # Narrow join on the key, attached positionally (see case_measures.flag_membership).
-    item_of_case = rated.select("case_id").join(
-        case_items, on="case_id", how="left", maintain_order="left"
-    ).select("__case_item")
-    rows = (
-        pl.concat([rated, item_of_case], how="horizontal")
-        .with_columns(
+    if "item_code" not in reviews.collect_schema().names():
+        # case_id is the cases table's primary key, so no de-duplication is needed here.
+        # (A job reading the log in slices attaches item_code once for all reviews:
+        # queries.case_sources.attribute_reviews.)
+        case_items = cases.select("case_id", pl.col("item_code").alias("__case_item"))
+        # Narrow join on the key, attached positionally (see case_measures.flag_membership).
+        item_of_case = rated.select("case_id").join(
+            case_items, on="case_id", how="left", maintain_order="left"
+        ).select(
             # '' for reviews with no case (hall service) or a case that is not in the log.
-            pl.col("__case_item").fill_null("").alias("item_code"),
+            pl.col("__case_item").fill_null("").alias("item_code")
+        )
+        rated = pl.concat([rated, item_of_case], how="horizontal")
+    rows = (
+        rated
+        .with_columns(
             pl.col("appeal_upheld").fill_null(False).alias("__void"),
             pl.col("rated_at").dt.date().alias("__rated_d"),
             done_date("callback_at").alias("__cb_d"),
@@ -112,7 +117,6 @@ def _prepared(
             done_date("reported_at").alias("__rep_d"),
             pl.lit(as_of_date).alias("__asof_d"),
         )
-        .drop("__case_item")
     )
     rows = _with_ords(
         rows,
