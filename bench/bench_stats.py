@@ -41,7 +41,7 @@ def main() -> int:
     from metrics.stats import data
     from metrics.stats.forecast import agency_volume, forecast_volume, monthly_volume
     from metrics.stats.lagging import assess
-    from metrics.stats.risk import fit_risk_model, open_cases, predict_risk, risk_clock
+    from metrics.stats.risk import fit_current_model, open_cases, predict_risk
 
     load_before = os.getloadavg()
 
@@ -85,8 +85,7 @@ def main() -> int:
 
     t0 = time.perf_counter()
     moment = data.month_end_moment(month)
-    rc = risk_clock(tables, moment, rules=rules)
-    model = fit_risk_model(rc.train, moment, rules.stats)
+    model, rc = fit_current_model(tables, moment, rules=rules)
     scored = predict_risk(model, open_cases(rc.open, rules))
     steps["risk (clock, Cox fit, score)"] = time.perf_counter() - t0
 
@@ -97,7 +96,7 @@ def main() -> int:
     print(f"  {'TOTAL':<27}{total:7.2f} s   ({a.casemix.units.height} agencies, "
           f"{a.lagging.height} lagging, {scored.height:,} open cases scored, "
           f"{model.trained_on:,} training cases sampled from {rc.window_cases:,}, "
-          f"{series} forecast series)")
+          f"{series} forecast series; recalibration {model.calibration})")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024  # KiB on Linux
     print(f"  peak RSS {peak:.2f} GB; load average before {load_before[0]:.2f}, after "
           f"{os.getloadavg()[0]:.2f}")

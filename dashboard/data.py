@@ -426,7 +426,7 @@ def _city_stats(url: str, ver: str, month: dt.date) -> CityStats | str:
     from metrics.stats import data as sdata
     from metrics.stats.casemix import raw_funnel
     from metrics.stats.lagging import assess
-    from metrics.stats.risk import fit_risk_model, predictive_warnings, risk_clock
+    from metrics.stats.risk import fit_current_model, predictive_warnings
 
     rules = _settings(ver)
     t0 = time.perf_counter()
@@ -454,10 +454,10 @@ def _city_stats(url: str, ver: str, month: dt.date) -> CityStats | str:
     if last is not None and last < as_of:
         as_of = last
     try:
-        # the training sample and the open cases only, not every case of the window
-        rc = risk_clock(tables, as_of, rules=rules)
-        warn: pl.DataFrame | None = predictive_warnings(
-            fit_risk_model(rc.train, as_of, rules.stats), rc.open, rules=rules)
+        # the training sample and the open cases only, not every case of the window; the model
+        # recalibrated on last month's open cases ([stats] risk_calibration)
+        model, rc = fit_current_model(tables, as_of, rules=rules)
+        warn: pl.DataFrame | None = predictive_warnings(model, rc.open, rules=rules)
     except ValueError:  # too few completed cases to learn from
         warn = None
     timings = {"read": read_s, **a.timings, "risk": time.perf_counter() - t0}

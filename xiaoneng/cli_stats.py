@@ -91,7 +91,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         o = bt.overall
-        print(f"backtest written to {args.out}: Brier model {o['model']:.4f}, base rate "
+        print(f"backtest written to {args.out}: Brier recalibrated model "
+              f"{o['model_calibrated']:.4f}, model {o['model']:.4f}, base rate "
               f"{o['base_rate']:.4f}, rule {o['rule_calibrated']:.4f}")
     else:
         sys.stdout.write(text)

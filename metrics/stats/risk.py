@@ -27,6 +27,7 @@ unflagged cases). Reported: Brier score, Brier skill vs. the base rate, AUC, a r
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import warnings
 from dataclasses import dataclass
@@ -57,6 +58,9 @@ class RiskModel:
     city_logodds: float
     trained_on: int
     as_of: dt.datetime
+    # (a, b) of the logistic recalibration p' = expit(a + b·logit p) learnt on a held-out month
+    # (`calibration_map`); None: the Cox probabilities as they are
+    calibration: tuple[float, float] | None = None
 
     def baseline(self, tau: np.ndarray) -> np.ndarray:
         idx = np.searchsorted(self.times, tau, side="right")
@@ -150,11 +154,12 @@ class RiskClock:
     open: pl.DataFrame  # clock of every case open at the moment
     window_cases: int  # cases with a deadline accepted in the training window (sampled from)
     fraction: float  # sampling fraction applied to them (1: all)
+    also: pl.DataFrame | None = None  # clock of the `also` cases (`risk_clock`), if asked for
 
 
 def risk_clock(tables: data.Tables, as_of: dt.datetime, settings: StatsSettings | None = None,
                rules: Settings | None = None) -> RiskClock:
-    """The training cases and the open cases at `as_of`, clocked in one pass.
+    """The training cases and the open cases at `as_of`, clocked without clocking the window.
 
     Training: the cases with a deadline accepted in the `risk_train_months` months before
     `as_of`. When there are more than `risk_max_train_cases`, a seeded Bernoulli sample of
@@ -162,26 +167,81 @@ def risk_clock(tables: data.Tables, as_of: dt.datetime, settings: StatsSettings 
     below the fraction risk_max_train_cases / window cases, so the sample does not depend on
     row order or on how the log was read, and open and completed cases are sampled alike (open
     ones are censored, dropping them would bias the fit). At 20 million cases that is ~100,000
-    of ~3.5 million window cases; the Cox fit's standard errors at that size are a few per cent
+    of ~3 million window cases; the Cox fit's standard errors at that size are a few per cent
     of the coefficients, and the backtest (docs/backtest.md) still beats the base rate.
     `fit_risk_model` trims a sample that came out larger to exactly the maximum (seeded).
     Open: every case accepted by `as_of` and not completed by then (scored, never sampled)."""
+    return risk_clocks(tables, [as_of], settings, rules)[0]
+
+
+def risk_clocks(tables: data.Tables, moments: list[dt.datetime],
+                settings: StatsSettings | None = None, rules: Settings | None = None
+                ) -> list[RiskClock]:
+    """`risk_clock` at each of `moments` (ascending) from one scan of the log: the candidate
+    rows of every moment (its sample, its open cases) are read once, then clocked per moment
+    in memory. Each clock after the first also has `also`: the cases open at the moment before,
+    clocked at this one — their outcomes as known now, for the recalibration."""
     s = settings or (rules or Settings()).stats
-    start = dt.datetime.combine(add_months(as_of.date().replace(day=1), -s.risk_train_months),
-                                dt.time())
-    cases = tables.cases.lazy().select(*data.CASE_COLUMNS).filter(pl.col("accepted_at") <= as_of)
-    in_window = (pl.col("accepted_at") >= start) & (
-        pl.coalesce("promised_days", "statutory_days") > 0)
-    n_window = int(cases.filter(in_window).select(pl.len()).collect().item())
-    fraction = min(1.0, s.risk_max_train_cases / n_window) if n_window else 1.0
+    moments = sorted(moments)
+    starts = [dt.datetime.combine(add_months(m.date().replace(day=1), -s.risk_train_months),
+                                  dt.time()) for m in moments]
+    acc, done_at = pl.col("accepted_at"), pl.col("completed_at")
+    cases = tables.cases.lazy().select(*data.CASE_COLUMNS).filter(acc <= moments[-1])
+    deadline = pl.coalesce("promised_days", "statutory_days") > 0
+    in_window = [deadline & acc.is_between(a, m) for a, m in zip(starts, moments, strict=True)]
+    counts = cases.filter(acc >= min(starts)).select(
+        *[w.sum().alias(f"n{k}") for k, w in enumerate(in_window)]).collect().row(0)
+    fractions = [min(1.0, s.risk_max_train_cases / n) if n else 1.0 for n in counts]
     buckets = 1 << 20
-    sampled = in_window & (
-        (pl.col("case_id").hash(s.risk_seed) % buckets) < int(round(fraction * buckets)))
-    is_open = pl.col("completed_at").is_null() | (pl.col("completed_at") > as_of)
-    picked = cases.filter(sampled | is_open).with_columns(sampled.alias("__sampled"))
-    clock = data.clock_lazy(tables, picked, as_of, rules).collect()
-    return RiskClock(clock.filter(pl.col("__sampled")).drop("__sampled"),
-                     clock.filter(~pl.col("is_done")).drop("__sampled"), n_window, fraction)
+    bucket = pl.col("case_id").hash(s.risk_seed) % buckets
+    flags = []
+    for k, m in enumerate(moments):
+        flags.append((in_window[k] & (bucket < int(round(fractions[k] * buckets))))
+                     .alias(f"__s{k}"))
+        flags.append(((acc <= m) & (done_at.is_null() | (done_at > m))).alias(f"__o{k}"))
+    picked = cases.filter(pl.any_horizontal(flags)).with_columns(flags).collect()
+    out = []
+    for k, m in enumerate(moments):
+        also = pl.col(f"__o{k - 1}") if k else pl.lit(False)
+        rows = picked.lazy().filter((acc <= m) & (pl.col(f"__s{k}") | pl.col(f"__o{k}") | also))
+        clock = data.clock_lazy(tables, rows.with_columns(also.alias("__also")), m,
+                                rules).collect()
+        flag_cols = [c for c in clock.columns if c.startswith("__s") or c.startswith("__o")]
+
+        def part(keep: pl.Expr, clock: pl.DataFrame = clock, drop: list = flag_cols
+                 ) -> pl.DataFrame:
+            return clock.filter(keep).drop(*drop, "__also")
+
+        out.append(RiskClock(part(pl.col(f"__s{k}")), part(pl.col(f"__o{k}")), counts[k],
+                             fractions[k], part(pl.col("__also")) if k else None))
+    return out
+
+
+def fit_current_model(tables: data.Tables, as_of: dt.datetime,
+                      settings: StatsSettings | None = None, rules: Settings | None = None
+                      ) -> tuple[RiskModel, RiskClock]:
+    """The model the 预测预警 list uses at `as_of`, and the clock it scores.
+
+    With `risk_calibration = "platt"` (the default) it is recalibrated as in the backtest: the
+    model learnt at the end of the previous month scored that moment's open cases; their
+    outcomes as known at `as_of` (done, or already overdue) fit `calibration_map`, which is
+    then applied to the current model's probabilities. Costs one more (sampled) fit."""
+    s = settings or (rules or Settings()).stats
+    if s.risk_calibration == "none":
+        rc = risk_clock(tables, as_of, s, rules)
+        return fit_risk_model(rc.train, as_of, s), rc
+    prev = data.month_end_moment(add_months(as_of.date().replace(day=1), -1))
+    rc_prev, rc = risk_clocks(tables, [prev, as_of], s, rules)
+    calibration = None
+    try:
+        held = predict_risk(fit_risk_model(rc_prev.train, prev, s),
+                            open_cases(rc_prev.open, rules)).select("case_id", "p_cox")
+        known = held.join(_outcomes(rc.also), on="case_id")
+        calibration = calibration_map(known["p_cox"].to_numpy(), known["y"].to_numpy())
+    except ValueError:  # too little history a month earlier: no recalibration
+        pass
+    model = dataclasses.replace(fit_risk_model(rc.train, as_of, s), calibration=calibration)
+    return model, rc
 
 
 def open_cases(clock: pl.DataFrame, settings: Settings | None = None) -> pl.DataFrame:
@@ -199,7 +259,51 @@ def predict_risk(model: RiskModel, open_: pl.DataFrame) -> pl.DataFrame:
     tau0 = open_["tau"].to_numpy().astype(float)
     h = model.baseline(np.full(len(tau0), 1.0)) - model.baseline(tau0)
     p = np.exp(-np.clip(h, 0, None) * np.exp(x @ model.beta))  # survival from τ₀ past 1
-    return open_.with_columns(pl.Series("p_overdue", p)).sort("p_overdue", descending=True)
+    out = open_.with_columns(pl.Series("p_cox", p),
+                             pl.Series("p_overdue", recalibrate(p, model.calibration)))
+    return out.sort("p_overdue", descending=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Calibration
+
+CALIBRATION_MIN_CASES = 200  # fewer held-out cases with a known outcome: no recalibration
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.log(q / (1 - q))
+
+
+def calibration_map(p: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
+    """(a, b) of Platt's logistic recalibration P(overdue) = expit(a + b·logit p), fitted on
+    predictions p of a held-out month with their known outcomes y (None when there are too
+    few, or only one kind of outcome).
+
+    Why: the Cox probabilities rank cases well (AUC ~0.8) but are too high for most cases in
+    the backtest — proportional hazards on the deadline-share scale do not hold exactly, and
+    the conditional survival past τ = 1 inherits the misfit. Two parameters learnt on last
+    month's open cases fix the level (a) and the spread (b) without touching the ranking
+    (b > 0), and are too few to overfit a month of outcomes. Isotonic regression would also
+    fix the shape but steps on a month of data and ties the top risks."""
+    y = np.asarray(y, dtype=float)
+    if len(y) < CALIBRATION_MIN_CASES or y.min() == y.max():
+        return None
+    from metrics.stats.casemix import fit_logistic
+
+    x = np.column_stack([np.ones(len(y)), _logit(np.asarray(p, dtype=float))])
+    beta, converged, _ = fit_logistic(x, y, np.ones(len(y)), ridge=0.0)
+    if not converged or not np.all(np.isfinite(beta)) or beta[1] <= 0:
+        return None
+    return float(beta[0]), float(beta[1])
+
+
+def recalibrate(p: np.ndarray, calibration: tuple[float, float] | None) -> np.ndarray:
+    """Apply a `calibration_map` (identity for None)."""
+    if calibration is None:
+        return p
+    a, b = calibration
+    return 1 / (1 + np.exp(-(a + b * _logit(p))))
 
 
 def predictive_warnings(model: RiskModel, clock: pl.DataFrame, settings: StatsSettings | None = None,
@@ -266,10 +370,18 @@ def backtest(tables: data.Tables, months: list[dt.date], settings: StatsSettings
 
     rows, pooled = [], []
     previous = prev_cut
+    # the previous month's model and its predictions: the held-out month of the recalibration
+    prev_pred = predict_risk(fit_risk_model(snapshot(prev_cut), prev_cut, s),
+                             open_cases(snapshot(prev_cut), rules)).select("case_id", "p_cox")
     for month, moment in zip(months, cut, strict=True):
         clock = snapshot(moment)
-        model = fit_risk_model(clock, moment, s)
-        scored = predict_risk(model, open_cases(clock, rules)).join(outcome, on="case_id")
+        held = prev_pred.join(_outcomes(clock), on="case_id")  # outcomes as known now
+        calibration = (calibration_map(held["p_cox"].to_numpy(), held["y"].to_numpy())
+                       if s.risk_calibration == "platt" else None)
+        model = dataclasses.replace(fit_risk_model(clock, moment, s), calibration=calibration)
+        predicted = predict_risk(model, open_cases(clock, rules))
+        prev_pred = predicted.select("case_id", "p_cox")
+        scored = predicted.join(outcome, on="case_id")
         # competitors learnt from last month's open cases, outcomes as known now
         past = open_cases(snapshot(previous), rules).select("case_id", "rule_warning").join(
             _outcomes(clock), on="case_id")
@@ -280,7 +392,8 @@ def backtest(tables: data.Tables, months: list[dt.date], settings: StatsSettings
         p_rule_off = (unflagged["y"].sum() + base) / (unflagged.height + 1)
         y = scored["y"].cast(pl.Float64).to_numpy()
         preds = {
-            "model": scored["p_overdue"].to_numpy(),
+            "model": scored["p_cox"].to_numpy(),
+            "model_calibrated": scored["p_overdue"].to_numpy(),
             "base_rate": np.full(len(y), base),
             "rule_calibrated": np.where(scored["rule_warning"].to_numpy(), p_rule_on, p_rule_off),
             "rule_binary": scored["rule_warning"].cast(pl.Float64).to_numpy(),
@@ -291,6 +404,9 @@ def backtest(tables: data.Tables, months: list[dt.date], settings: StatsSettings
             **{f"brier_{k}": float(np.mean((v - y) ** 2)) for k, v in preds.items()},
             "auc_model": auc(y, preds["model"]),
             "auc_rule": auc(y, preds["rule_binary"]),
+            "calibration_a": calibration[0] if calibration else None,
+            "calibration_b": calibration[1] if calibration else None,
+            "held_out_cases": held.height,
         })
         pooled.append(pl.DataFrame({"month": [month] * len(y), "y": y, **preds}))
         previous = moment
@@ -298,9 +414,14 @@ def backtest(tables: data.Tables, months: list[dt.date], settings: StatsSettings
     allp = pl.concat(pooled)
     y = allp["y"].to_numpy()
     overall = {k: float(np.mean((allp[k].to_numpy() - y) ** 2))
-               for k in ("model", "base_rate", "rule_calibrated", "rule_binary")}
+               for k in ("model", "model_calibrated", "base_rate", "rule_calibrated",
+                         "rule_binary")}
     overall["skill_vs_base"] = 1 - overall["model"] / overall["base_rate"]
     overall["skill_vs_rule"] = 1 - overall["model"] / overall["rule_calibrated"]
+    overall["calibrated_skill_vs_base"] = 1 - overall["model_calibrated"] / overall["base_rate"]
+    overall["calibrated_skill_vs_rule"] = (1 - overall["model_calibrated"]
+                                           / overall["rule_calibrated"])
+    overall["auc_model_calibrated"] = auc(y, allp["model_calibrated"].to_numpy())
     overall["cases"] = len(y)
     overall["overdue_share"] = float(y.mean())
     overall["auc_model"] = auc(y, allp["model"].to_numpy())
@@ -309,17 +430,25 @@ def backtest(tables: data.Tables, months: list[dt.date], settings: StatsSettings
 
 
 def reliability(pooled: pl.DataFrame, bins: int) -> pl.DataFrame:
-    """Mean predicted vs. observed overdue share: the model by quantile bins of its prediction,
-    the rule by flagged / not flagged, the base rate as one group."""
-    # equal-count bins by rank (ties broken by order, so every bin has n/bins cases)
-    order = ((pl.col("model").rank("ordinal") - 1) * bins / pl.len()).floor().cast(pl.Int64)
-    model = pooled.with_columns(
-        pl.concat_str(pl.lit("q"), (order + 1).cast(pl.String)).alias("bin")
-    ).group_by("bin").agg(
-        pl.len().alias("cases"), pl.col("model").mean().alias("mean_predicted"),
-        pl.col("y").mean().alias("observed"), pl.col("model").min().alias("from"),
-        pl.col("model").max().alias("to"),
-    ).sort("from").with_columns(pl.lit("model").alias("predictor"))
+    """Mean predicted vs. observed overdue share: the model (raw and, when present,
+    recalibrated) by quantile bins of its prediction, the rule by flagged / not flagged, the
+    base rate as one group."""
+    cols = ["predictor", "bin", "cases", "mean_predicted", "observed", "from", "to"]
+
+    def by_quantile(col: str) -> pl.DataFrame:
+        # equal-count bins by rank (ties broken by order, so every bin has n/bins cases)
+        order = ((pl.col(col).rank("ordinal") - 1) * bins / pl.len()).floor().cast(pl.Int64)
+        return pooled.with_columns(
+            pl.concat_str(pl.lit("q"), (order + 1).cast(pl.String)).alias("bin")
+        ).group_by("bin").agg(
+            pl.len().alias("cases"), pl.col(col).mean().alias("mean_predicted"),
+            pl.col("y").mean().alias("observed"), pl.col(col).min().alias("from"),
+            pl.col(col).max().alias("to"),
+        ).sort("from").with_columns(pl.lit(col).alias("predictor"))
+
+    parts = [by_quantile("model").select(cols)]
+    if "model_calibrated" in pooled.columns:
+        parts.append(by_quantile("model_calibrated").select(cols))
     rule = pooled.group_by(
         pl.when(pl.col("rule_binary") > 0).then(pl.lit("预警 flagged")).otherwise(
             pl.lit("not flagged")).alias("bin")
@@ -333,9 +462,7 @@ def reliability(pooled: pl.DataFrame, bins: int) -> pl.DataFrame:
         pl.col("base_rate").mean().alias("mean_predicted"), pl.col("y").mean().alias("observed"),
         pl.col("base_rate").min().alias("from"), pl.col("base_rate").max().alias("to"),
     ).with_columns(pl.lit("base_rate").alias("predictor"))
-    cols = ["predictor", "bin", "cases", "mean_predicted", "observed", "from", "to"]
-    return pl.concat([model.select(cols), rule.select(cols), base.select(cols)],
-                     how="vertical_relaxed")
+    return pl.concat([*parts, rule.select(cols), base.select(cols)], how="vertical_relaxed")
 
 
 def backtest_markdown(bt: Backtest, source: str, command: str) -> str:
@@ -360,37 +487,56 @@ def backtest_markdown(bt: Backtest, source: str, command: str) -> str:
         "as a probability — the overdue share among the previous month's flagged and "
         "unflagged cases — and as a plain 0/1 flag. Lower Brier scores are better.",
         "",
+        "The **recalibrated** model is what the 预测预警 list uses (setting "
+        "`risk_calibration = \"platt\"`): the Cox probabilities mapped by "
+        "p′ = expit(a + b·logit p), with a and b fitted on the previous month's model's "
+        "predictions for the cases open at the previous month end and their outcomes as known "
+        "at scoring time (no outcome of the scored month is used). The Cox model ranks cases "
+        "well but its probabilities run too high for most cases (see the reliability table); "
+        "the two parameters fix the level and spread without changing the order within a "
+        "month.",
+        "",
         "## Summary",
         "",
         "| predictor | Brier score |",
         "|---|---|",
-        f"| Cox model (predicted risk) | {f(o['model'])} |",
+        f"| Cox model, recalibrated (the 预测预警 list) | {f(o['model_calibrated'])} |",
+        f"| Cox model (predicted risk, not recalibrated) | {f(o['model'])} |",
         f"| naive base rate | {f(o['base_rate'])} |",
         f"| rule-based 预警 as a probability | {f(o['rule_calibrated'])} |",
         f"| rule-based 预警 as 0/1 | {f(o['rule_binary'])} |",
         "",
         f"Cases scored: {o['cases']:,}; overdue share {100 * o['overdue_share']:.1f}%. "
-        f"Brier skill of the model vs. the base rate {100 * o['skill_vs_base']:.1f}%, vs. the "
-        f"calibrated rule {100 * o['skill_vs_rule']:.1f}%. AUC: model {f(o['auc_model'], 3)}, "
-        f"rule {f(o['auc_rule'], 3)}.",
+        f"Brier skill of the recalibrated model vs. the base rate "
+        f"{100 * o['calibrated_skill_vs_base']:.1f}%, vs. the calibrated rule "
+        f"{100 * o['calibrated_skill_vs_rule']:.1f}% (not recalibrated: "
+        f"{100 * o['skill_vs_base']:.1f}% and {100 * o['skill_vs_rule']:.1f}%). AUC (pooled "
+        f"over months): model {f(o['auc_model'], 3)}, recalibrated "
+        f"{f(o['auc_model_calibrated'], 3)}, rule {f(o['auc_rule'], 3)}.",
         "",
         "## By month",
         "",
-        "| month | training cases | cases scored | overdue share | Brier model | Brier base "
-        "rate | Brier rule (prob.) | Brier rule (0/1) | AUC model | AUC rule |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| month | training cases | cases scored | overdue share | Brier recalibrated | Brier "
+        "model | Brier base rate | Brier rule (prob.) | Brier rule (0/1) | AUC model | AUC rule "
+        "| recalibration a, b (held-out cases) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in bt.months.iter_rows(named=True):
+        cal = ("none" if r["calibration_a"] is None else
+               f"{r['calibration_a']:.2f}, {r['calibration_b']:.2f}")
         lines.append(
             f"| {r['month']:%Y-%m} | {r['train_cases']:,} | {r['cases']:,} | "
-            f"{100 * r['overdue_share']:.1f}% | {f(r['brier_model'])} | "
+            f"{100 * r['overdue_share']:.1f}% | {f(r['brier_model_calibrated'])} | "
+            f"{f(r['brier_model'])} | "
             f"{f(r['brier_base_rate'])} | {f(r['brier_rule_calibrated'])} | "
-            f"{f(r['brier_rule_binary'])} | {f(r['auc_model'], 3)} | {f(r['auc_rule'], 3)} |")
+            f"{f(r['brier_rule_binary'])} | {f(r['auc_model'], 3)} | {f(r['auc_rule'], 3)} | "
+            f"{cal} ({r['held_out_cases']:,}) |")
     lines += [
         "",
         "## Reliability",
         "",
-        "Mean predicted probability against the observed overdue share: the model by "
+        "Mean predicted probability against the observed overdue share: the model "
+        "(`model`) and the recalibrated model (`model_calibrated`) each by "
         f"{bt.settings['reliability_bins']} equal-count bins of its prediction, the rule by "
         "flag, the base rate as one group.",
         "",
@@ -403,5 +549,6 @@ def backtest_markdown(bt: Backtest, source: str, command: str) -> str:
             f"{f(r['to'], 3)} | {f(r['mean_predicted'], 3)} | {f(r['observed'], 3)} |")
     lines += ["", "Settings: `" + ", ".join(
         f"{k}={bt.settings[k]}" for k in ("risk_train_months", "risk_max_train_cases",
-                                          "risk_seed", "reliability_bins")) + "`.", ""]
+                                          "risk_seed", "risk_calibration", "reliability_bins"))
+        + "`.", ""]
     return "\n".join(lines)

@@ -25,6 +25,7 @@ IntervalMethod = Literal["wilson", "jeffreys"]
 OdMethod = Literal["multiplicative", "additive", "none"]
 TrimMethod = Literal["winsorise", "truncate"]
 RatioTransform = Literal["sqrt", "log"]
+Calibration = Literal["platt", "none"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class StatsSettings:
     risk_max_train_cases: int = 100_000  # larger training sets are sampled (seeded) to this
     risk_seed: int = 20_240_611
     risk_threshold: float = 0.5  # open cases at or above this probability form the 预测预警 list
+    # recalibrate the Cox probabilities on last month's open cases (Platt), or use them as is
+    risk_calibration: Calibration = "platt"
     reliability_bins: int = 10
 
     def __post_init__(self) -> None:
@@ -118,6 +121,7 @@ def _problems(s: StatsSettings) -> list[str]:
     choice("od_method", ("multiplicative", "additive", "none"))
     choice("trim", ("winsorise", "truncate"))
     choice("ratio_transform", ("sqrt", "log"))
+    choice("risk_calibration", ("platt", "none"))
     for name in ("confidence", "alert_level", "alarm_level", "fdr_q", "forecast_level",
                  "risk_threshold"):
         share(name)

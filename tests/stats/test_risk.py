@@ -10,7 +10,17 @@ import polars as pl
 import pytest
 
 from metrics.stats import data
-from metrics.stats.risk import RiskModel, _breslow, auc, backtest, backtest_markdown, predict_risk
+from metrics.stats.risk import (
+    RiskModel,
+    _breslow,
+    auc,
+    backtest,
+    backtest_markdown,
+    calibration_map,
+    open_cases,
+    predict_risk,
+    recalibrate,
+)
 
 
 def test_breslow_baseline_is_right_continuous_and_matches_hand_computation():
@@ -66,6 +76,52 @@ def test_backtest_model_beats_base_rate_and_the_rule_based_warning(demo_backtest
     assert (demo_backtest.months["brier_model"] < demo_backtest.months["brier_base_rate"]).all()
 
 
+def test_recalibrated_model_beats_the_raw_model_and_the_base_rate(demo_backtest):
+    o = demo_backtest.overall
+    assert o["model_calibrated"] < o["model"] < o["base_rate"]
+    assert o["model_calibrated"] < o["rule_calibrated"]
+    # recalibration used last month's held-out cases every month, never the scored month's
+    assert demo_backtest.months["calibration_b"].null_count() == 0
+    assert (demo_backtest.months["held_out_cases"] >= 200).all()
+    # calibration in the large: the recalibrated mean is closer to the observed share
+    rel = demo_backtest.reliability.group_by("predictor").agg(
+        (pl.col("mean_predicted") * pl.col("cases")).sum() / pl.col("cases").sum())
+    mean = dict(rel.iter_rows())
+    share = o["overdue_share"]
+    assert abs(mean["model_calibrated"] - share) < abs(mean["model"] - share)
+
+
+def test_calibration_map_recovers_a_known_distortion_and_keeps_the_order():
+    rng = np.random.default_rng(3)
+    true = rng.uniform(0.01, 0.6, 20_000)
+    y = (rng.random(true.size) < true).astype(float)
+    logit = np.log(true / (1 - true))
+    reported = 1 / (1 + np.exp(-(0.5 * logit + 1.0)))  # too high and too flat
+    a, b = calibration_map(reported, y)
+    # the inverse of the distortion: logit p = 2·(logit reported − 1) → a = −2, b = 2
+    assert a == pytest.approx(-2.0, abs=0.1) and b == pytest.approx(2.0, abs=0.1)
+    fixed = recalibrate(reported, (a, b))
+    assert np.all(np.diff(fixed[np.argsort(reported)]) >= 0)
+    assert np.mean((fixed - y) ** 2) < np.mean((reported - y) ** 2)
+    assert recalibrate(reported, None) is reported
+    assert calibration_map(reported[:50], y[:50]) is None  # too few held-out cases
+    assert calibration_map(reported, np.zeros_like(y)) is None  # one kind of outcome only
+
+
+def test_current_model_is_recalibrated_on_the_previous_month(demo_tables):
+    from metrics.stats.risk import fit_current_model
+    from metrics.stats.settings import StatsSettings
+
+    moment = data.month_end_moment(dt.date(2026, 9, 1))
+    model, rc = fit_current_model(demo_tables, moment)
+    assert model.calibration is not None and model.calibration[1] > 0
+    scored = predict_risk(model, open_cases(rc.open))
+    assert np.allclose(scored["p_overdue"].to_numpy(),
+                       recalibrate(scored["p_cox"].to_numpy(), model.calibration))
+    raw, _ = fit_current_model(demo_tables, moment, StatsSettings(risk_calibration="none"))
+    assert raw.calibration is None and np.allclose(raw.beta, model.beta)
+
+
 def test_reliability_table_counts_every_scored_case_once_per_predictor(demo_backtest):
     rel = demo_backtest.reliability
     totals = rel.group_by("predictor").agg(pl.col("cases").sum())
@@ -73,7 +129,7 @@ def test_reliability_table_counts_every_scored_case_once_per_predictor(demo_back
     top = rel.filter(pl.col("predictor") == "model").sort("from")["observed"]
     assert top[-1] > 3 * top[0]  # the highest-risk bin really is riskier
     text = backtest_markdown(demo_backtest, "demo", "xiaoneng stats backtest --demo")
-    assert "| Cox model (predicted risk) |" in text and "## Reliability" in text
+    assert "| Cox model, recalibrated (the 预测预警 list) |" in text and "## Reliability" in text
 
 
 def test_open_cases_exclude_overdue_and_instant_items(demo_tables):
