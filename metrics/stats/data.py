@@ -112,20 +112,34 @@ def completed_cells(tables: Tables, months: tuple[dt.date, dt.date], as_of: dt.d
     case does not depend on other cases, so only the window's completions are clocked — but the
     result is a few hundred thousand cells instead of millions of case rows. Case-mix (a
     binomial GLM on cell counts has the same likelihood as the per-case fit) and trends (monthly
-    counts) need nothing finer."""
+    counts) need nothing finer.
+
+    The window's rows are read once, and the suspended cases (a few per cent) are clocked apart
+    from the others, which get the same clock with an empty suspension table: the suspension
+    summary costs as much as the rest of the clock at 7 million cases when every case goes
+    through it (measured at 20M: ~13 s → ~6 s under load), and it only ever changes the
+    suspended ones. The extra memory is the window's rows, ~1 GB at 20M."""
     first, last = months
     hi = min(as_of, month_end_moment(last))
     cases = tables.cases.lazy().select(*CASE_COLUMNS).filter(
         pl.col("completed_at").is_between(_start(first), hi))
     if accepted_from is not None:
         cases = cases.filter(pl.col("accepted_at") >= _start(accepted_from))
-    clock = clock_cases(cases, tables.suspensions.lazy(), tables.calendar, settings or Settings(),
-                        as_of)
-    return clock.filter(pl.col("is_done") & pl.col("deadline_days").is_not_null()).group_by(
-        "agency_code", "item_code", "channel", month_col("completed_at").alias("month"),
-    ).agg(
-        pl.len().cast(pl.Int64).alias("n"),
-        (~pl.col("on_time")).cast(pl.Int64).sum().alias("overdue"),
+    rows = cases.collect()
+    suspensions = tables.suspensions.lazy()
+    suspended = rows["case_id"].is_in(
+        suspensions.select(pl.col("case_id").unique()).collect()["case_id"].implode())
+    parts = []
+    for part, susp in ((rows.filter(suspended), suspensions),
+                       (rows.filter(~suspended), suspensions.head(0))):
+        clock = clock_cases(part.lazy(), susp, tables.calendar, settings or Settings(), as_of)
+        parts.append(clock.filter(pl.col("is_done") & pl.col("deadline_days").is_not_null())
+                     .group_by("agency_code", "item_code", "channel",
+                               month_col("completed_at").alias("month"))
+                     .agg(pl.len().cast(pl.Int64).alias("n"),
+                          (~pl.col("on_time")).cast(pl.Int64).sum().alias("overdue")))
+    return pl.concat(parts).group_by("agency_code", "item_code", "channel", "month").agg(
+        pl.col("n").sum(), pl.col("overdue").sum(),
     ).sort("agency_code", "item_code", "channel", "month").collect()
 
 
