@@ -166,7 +166,8 @@ def risk_clock(tables: data.Tables, as_of: dt.datetime, settings: StatsSettings 
     them is drawn *before* clocking — a case is in it when hash(case_id, `risk_seed`) falls
     below the fraction risk_max_train_cases / window cases, so the sample does not depend on
     row order or on how the log was read, and open and completed cases are sampled alike (open
-    ones are censored, dropping them would bias the fit). At 20 million cases that is ~100,000
+    ones are censored, dropping them would bias the fit). Polars does not promise the same
+    hash across its versions: the sample is reproducible for a given Polars version. At 20 million cases that is ~100,000
     of ~3 million window cases; the Cox fit's standard errors at that size are a few per cent
     of the coefficients, and the backtest (docs/backtest.md) still beats the base rate.
     `fit_risk_model` trims a sample that came out larger to exactly the maximum (seeded).
