@@ -7,6 +7,7 @@ working directory, so it starts anywhere with no server. Nothing connects at imp
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -71,3 +72,20 @@ def check_connection(engine: Engine) -> None:
         raise XiaonengError(
             f"cannot reach the database {engine.url.render_as_string(hide_password=True)}: {reason}"
         ) from exc
+
+
+def analyze(engine: Engine, tables: Iterable[str]) -> None:
+    """Refresh the planner's statistics of `tables` after a bulk write.
+
+    Why: a bulk load or a job rewrites millions of rows at once; until statistics are taken
+    (autovacuum may be off, or lag behind), PostgreSQL plans the dashboard's fact queries from
+    stale or empty statistics and can pick nested loops over millions of rows. SQLite's planner
+    gets the same from `ANALYZE`. Table names come from the schema, never from input.
+    """
+    names = list(tables)
+    if not names:
+        return
+    preparer = engine.dialect.identifier_preparer
+    with engine.begin() as conn:
+        for name in names:
+            conn.exec_driver_sql(f"ANALYZE {preparer.quote(name)}")

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from queries import schema
 from queries.audit import AuditHook
-from queries.engine import is_postgres
+from queries.engine import analyze, is_postgres
 
 MONTHLY_TABLES = ("case_facts", "review_facts", "card_facts", "used_days_hist", "cards",
                   "be_scores")
@@ -74,6 +74,7 @@ def replace_months(
             written["catalogue_facts"] = _insert(conn, schema.catalogue_facts, df)
         if audit is not None:
             audit(conn, {"ok": True, "written": dict(written)})
+    analyze(engine, written)
     return written
 
 

@@ -27,6 +27,7 @@ from queries import bulk, schema
 from queries.audit import AuditHook
 from queries.audit import record_failure as audit_failure
 from queries.contract import LOAD_ORDER, TABLES
+from queries.engine import analyze
 from queries.errors import XiaonengError
 from queries.importer import readers, rules
 from queries.importer.keys import (
@@ -141,6 +142,7 @@ def run_jobs(
     finally:
         for job in jobs:
             job.source.close()
+    analyze(engine, sorted({j.table for j in jobs}))
     return report
 
 

@@ -103,3 +103,23 @@ def test_a_failed_run_leaves_the_previous_facts_intact_and_is_recorded(loaded, m
     with loaded.connect() as conn:
         statuses = conn.execute(sa.select(schema.job_runs.c.status)).scalars().all()
     assert sorted(statuses) == ["failed", "ok"]
+
+
+def test_a_load_and_a_job_leave_planner_statistics_on_postgresql(pg_engine):
+    """Without ANALYZE after a bulk write, PostgreSQL plans the dashboard's queries from empty
+    statistics (reltuples = -1 means 'never analysed' since PostgreSQL 14)."""
+    seed_official(pg_engine, 2024, 2026)
+    tables = _tables()
+    assert import_frames(pg_engine, tables, source="test", progress=False).ok
+    run_compute(pg_engine, MONTHS, as_of=AS_OF)
+
+    def reltuples(name: str) -> float:
+        with pg_engine.connect() as conn:
+            return conn.execute(sa.text("SELECT reltuples FROM pg_class WHERE relname = :n"),
+                                {"n": name}).scalar_one()
+
+    assert reltuples("cases") == tables["cases"].height
+    assert reltuples("reviews") == tables["reviews"].height
+    with pg_engine.connect() as conn:
+        facts = conn.execute(sa.select(sa.func.count()).select_from(schema.case_facts)).scalar()
+    assert reltuples("case_facts") == facts > 0
