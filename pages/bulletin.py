@@ -129,10 +129,17 @@ if st.button(s("preview"), type="primary") or st.session_state.get("bulletin_key
 
     if authz.can(user, "publish_bulletin") and st.button(s("publish")):
         authz.require(user, "publish_bulletin")
-        res = publish_bulletin(eng, month, scope, created_by=user.username)
-        audit.record(eng, user.username, "publish", role=user.role, scope=user.scope_label,
-                     detail={"month": month, "bulletin_scope": scope.key, "version": res.version,
-                             "unchanged": res.unchanged})
+        write = audit.hook(user.username, "publish", role=user.role, scope=user.scope_label,
+                           detail={"month": month, "bulletin_scope": scope.key})
+        try:
+            res = publish_bulletin(eng, month, scope, created_by=user.username, audit=write)
+        except Exception as exc:
+            audit.record_failure(write, eng, exc)
+            raise
+        if res.unchanged:  # nothing was stored, so nothing recorded it: a plain row
+            audit.record(eng, user.username, "publish", role=user.role, scope=user.scope_label,
+                         detail={"month": month, "bulletin_scope": scope.key,
+                                 "version": res.version, "unchanged": True})
         if res.unchanged:
             st.info(s("unchanged", v=res.version))
         else:

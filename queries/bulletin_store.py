@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from queries.audit import AuditHook
 from queries.errors import XiaonengError
 from queries.schema import metadata
 
@@ -133,8 +134,12 @@ def insert_version(
     diff: dict[str, Any] | None,
     files: list[StoredFile],
     created_by: str | None = None,
+    audit: AuditHook | None = None,
 ) -> int:
     """Store a version and its files in one transaction; returns its id.
+
+    `audit` writes the publication's audit row in that transaction, so a version is published
+    exactly when its record is.
 
     The (month, scope, version) unique constraint turns a concurrent publish of the same
     number into a clear error instead of two "version 3"s.
@@ -153,6 +158,9 @@ def insert_version(
                     {"version_id": vid, "format": f.format, "filename": f.filename,
                      "data": f.data, "sha256": f.sha256} for f in files
                 ])
+            if audit is not None:
+                audit(conn, {"ok": True, "version": version, "version_id": int(vid),
+                             "content_hash": content_hash})
     except sa.exc.IntegrityError as exc:
         raise XiaonengError(
             f"version {version} of the {month:%Y-%m} bulletin ({scope_key}) was published by "

@@ -27,6 +27,7 @@ from metrics.bulletin.diff import diff_bulletins
 from metrics.query import metric_values
 from metrics.settings import Settings
 from queries import bulletin_store as store
+from queries.audit import AuditHook
 from queries.extracts import add_months, month_start
 from reports import FORMATS, file_name, render
 
@@ -84,7 +85,11 @@ def publish_bulletin(
     settings: Settings | None = None,
     rules: BulletinRules | None = None,
     created_by: str | None = None,
+    audit: AuditHook | None = None,
 ) -> PublishResult:
+    """Build the bulletin and, when it differs from the last version, store it as the next
+    version; `audit` writes the publication's audit row in the version's transaction (an
+    unchanged bulletin publishes nothing, and the caller records that as a plain row)."""
     settings = settings or Settings()
     month = month_start(month)
     b = build(engine, month, scope, settings, rules)
@@ -103,7 +108,7 @@ def publish_bulletin(
         engine, month, scope.key, version, b.content_hash,
         dt.datetime.fromisoformat(b.provenance["as_of"]), b.to_json(),
         {"settings": b.provenance["settings"], "rules": b.provenance["rules"]}, diff, files,
-        created_by,
+        created_by, audit=audit,
     )
     return PublishResult(b, version, vid, False, diff, {f.format: f for f in files})
 

@@ -40,8 +40,8 @@ def nth_workday_of_month(engine, day: dt.date) -> int | None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from metrics.bulletin import BulletinRules, parse_scope
-    from metrics.settings import load_settings
     from queries.engine import check_connection, make_engine
+    from queries.settings_store import in_force
     from reports import FORMATS, file_name
 
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
@@ -61,14 +61,27 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"report: today ({today}) is not working day {args.on_workday} of the month "
                   f"({'a day off' if n is None else f'working day {n}'}); nothing to do")
             return 0
-    settings = load_settings()
+    settings = in_force(engine)  # file/defaults with the supervisor's saved overrides
     rules = BulletinRules.from_settings(settings, top_n=args.top_n)
     scope = parse_scope(engine, args.scope)
     if args.publish:
+        from queries import audit
         from reports.publish import publish_bulletin
+        from xiaoneng.authz import CLI_ROLE, cli_actor
 
-        res = publish_bulletin(engine, month, scope, formats, settings, rules,
-                               created_by=args.user)
+        actor = cli_actor(args.user)
+        write = audit.hook(actor, "publish", role=CLI_ROLE, scope="all",
+                           detail={"month": month, "bulletin_scope": scope.key, "via": "cli"})
+        try:
+            res = publish_bulletin(engine, month, scope, formats, settings, rules,
+                                   created_by=actor, audit=write)
+        except Exception as exc:
+            audit.record_failure(write, engine, exc)
+            raise
+        if res.unchanged:
+            audit.record(engine, actor, "publish", role=CLI_ROLE, scope="all",
+                         detail={"month": month, "bulletin_scope": scope.key, "via": "cli",
+                                 "version": res.version, "unchanged": True})
         for fmt in formats:
             f = res.files[fmt]
             (out / f.filename).write_bytes(f.data)
@@ -125,5 +138,5 @@ def register(sub) -> None:
                    help="units praised / criticised (default: settings top_n)")
     s.add_argument("--on-workday", type=int, default=None, metavar="N",
                    help="do nothing unless today is the N-th working day of the month")
-    s.add_argument("--user", default=None, help="recorded as the publisher")
+    s.add_argument("--user", default=None, help="recorded as the publisher in the version and the audit log (default: os:<OS user>)")
     s.set_defaults(handler=cmd_report)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -87,3 +88,31 @@ def test_migration_creates_the_store_tables_as_declared(any_engine):
     insp = sa.inspect(any_engine)
     assert {"bulletin_versions", "bulletin_files"} <= set(insp.get_table_names())
     assert store.bulletin_versions.name in schema.metadata.tables
+
+
+def test_a_publication_and_its_audit_row_commit_together(demo_copy):
+    """The audit row is written in the version's transaction: when it cannot be written, no
+    version is published; when it is, it names the version stored."""
+    import pytest
+
+    from queries import audit
+
+    engine = demo_copy
+    scope = parse_scope(engine, "city")
+
+    def broken(conn, outcome):
+        raise RuntimeError("audit log unavailable")
+
+    with pytest.raises(RuntimeError, match="audit log unavailable"):
+        publish_bulletin(engine, MONTH, scope, ["xlsx"], created_by="t", audit=broken)
+    assert store.latest_version(engine, MONTH, scope.key) is None
+
+    write = audit.hook("t-supervisor", "publish", role="supervisor", scope="all",
+                       detail={"month": MONTH, "bulletin_scope": scope.key})
+    res = publish_bulletin(engine, MONTH, scope, ["xlsx"], created_by="t-supervisor",
+                           audit=write)
+    rows = audit.entries(engine, action="publish").to_dicts()
+    assert len(rows) == 1 and rows[0]["username"] == "t-supervisor"
+    detail = json.loads(rows[0]["detail"])
+    assert detail["version"] == res.version == 1
+    assert detail["content_hash"] == res.bulletin.content_hash
