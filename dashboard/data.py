@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -32,7 +34,6 @@ from dashboard.filters import FilterOptions
 from dashboard.state import _engine
 from metrics import query
 from metrics.settings import Settings, load_settings
-from metrics.stats.settings import StatsSettings
 from queries import extracts, views
 from queries.engine import database_url
 from queries.extracts import Filters, add_months
@@ -382,7 +383,6 @@ class CityStats:
     funnels: dict[str, Any]  # STATS_FUNNELS → metrics.stats.funnel.Funnel (absent: no data)
     comparison: pl.DataFrame
     lagging: pl.DataFrame
-    warnings: pl.DataFrame | None  # None: too little history to learn the risk model
     agencies: pl.DataFrame  # agency_code, name, region_code, sector
     timings: dict[str, float]
 
@@ -393,76 +393,109 @@ class UnitStats:
 
     `problem` names why nothing could be computed (an i18n key), so the page explains instead
     of failing; the funnels keep the city-wide target and limits, with only visible points.
+    The predicted 预警 list is not here: it needs cases, so it is computed on demand
+    (`unit_risk`).
     """
 
     month: dt.date
     funnels: dict[str, Any]
     comparison: pl.DataFrame
     lagging: pl.DataFrame
-    warnings: pl.DataFrame | None
     problem: str | None = None
 
 
-def _stats_tables(url: str, month: dt.date, s: StatsSettings | None = None):
-    """Contract tables for the statistics of `month`: the trend / case-mix window plus a year
-    before it (project-stage cases complete long after acceptance), and that month's reviews.
-    `s`: the statistics settings (default: those in force)."""
-    from metrics.stats import data as sdata
-    from queries.inputs import read_reviews
+class _Flight:
+    """One computation in progress: the leader's result or exception, for its waiters."""
 
-    s = s or settings_in_force(url).stats
-    first = add_months(month, 1 - max(s.trend_months, s.casemix_months) - 12)
-    eng = _engine(url)
-    tables = sdata.read_database(eng, first, month)
-    return dataclasses.replace(tables, reviews=read_reviews(eng, (month, month)))
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
+_FLIGHTS: dict[tuple, _Flight] = {}
+_FLIGHTS_LOCK = threading.Lock()
+
+
+def _single_flight(key: tuple, compute: Callable[[], Any]) -> Any:
+    """`compute()` once for all concurrent callers with the same `key`: the first caller (the
+    leader) computes, the others wait and get the leader's result — or its exception, so a
+    failure (e.g. out of memory) is not retried by twenty sessions at once.
+
+    Why not only `st.cache_data`: its per-key compute lock is an implementation detail of
+    Streamlit (1.67 has one; a waiter then re-reads and unpickles the entry), and the city
+    statistics and the risk list are the two computations where twenty sessions computing the
+    same month at once would exhaust the server's memory. The key must hold everything that
+    shapes the result (database, data version, month), like the cache key it wraps."""
+    with _FLIGHTS_LOCK:
+        flight = _FLIGHTS.get(key)
+        leader = flight is None
+        if leader:
+            flight = _FLIGHTS[key] = _Flight()
+    if not leader:
+        flight.done.wait()
+        if flight.error is not None:
+            raise flight.error
+        return flight.value
+    try:
+        flight.value = compute()
+        return flight.value
+    except BaseException as e:
+        flight.error = e
+        raise
+    finally:
+        with _FLIGHTS_LOCK:
+            _FLIGHTS.pop(key, None)
+        flight.done.set()
 
 
 @st.cache_data(show_spinner=False, max_entries=6)
 def _city_stats(url: str, ver: str, month: dt.date) -> CityStats | str:
-    """City-wide statistics of `month`, or the i18n key of why there are none. No forecasts:
-    they take ~10 s on 200k cases and belong to another view."""
-    import time
-
-    from metrics.stats import data as sdata
+    """City-wide statistics of `month` from the fact tables (`metrics.stats.facts.assess`: a
+    few thousand fact rows, not the case log), or the i18n key of why there are none. No
+    forecasts (another view) and no predicted 预警 (needs cases: `_city_risk`)."""
+    from metrics.stats import facts
     from metrics.stats.casemix import raw_funnel
-    from metrics.stats.lagging import assess
-    from metrics.stats.risk import fit_current_model, predictive_warnings
 
     rules = _settings(ver)
-    t0 = time.perf_counter()
+    eng = _engine(url)
     try:
-        tables = _stats_tables(url, month, rules.stats)
-    except ValueError:
-        return "stats_no_cases"
-    if tables.cases.is_empty():
-        return "stats_no_cases"
-    read_s = time.perf_counter() - t0
-    try:
-        a = assess(tables, month, rules=rules)
+        a = facts.assess(eng, month, rules)
     except ValueError:  # no completed cases with a deadline in the model's window
         return "stats_no_completed"
-    funnels = {"on_time": raw_funnel(a.casemix), "overdue_oe": a.adjusted}
+    funnels = {"on_time": raw_funnel(a.casemix, rules.stats), "overdue_oe": a.adjusted}
     if a.bad_reviews is not None and not a.bad_reviews.units.is_empty():
         funnels["bad_review"] = a.bad_reviews
-    if not a.online.units.is_empty():
+    if a.online is not None and not a.online.units.is_empty():
         funnels["online"] = a.online
-    t0 = time.perf_counter()
-    # open cases "now": at the month's end, or at the last recorded moment if that is earlier
-    last = max((d for d in (tables.cases["accepted_at"].max(), tables.cases["completed_at"].max())
-                if d is not None), default=None)
-    as_of = sdata.month_end_moment(month)
-    if last is not None and last < as_of:
-        as_of = last
-    try:
-        # the training sample and the open cases only, not every case of the window; the model
-        # recalibrated on last month's open cases ([stats] risk_calibration)
-        model, rc = fit_current_model(tables, as_of, rules=rules)
-        warn: pl.DataFrame | None = predictive_warnings(model, rc.open, rules=rules)
-    except ValueError:  # too few completed cases to learn from
-        warn = None
-    timings = {"read": read_s, **a.timings, "risk": time.perf_counter() - t0}
-    agencies = tables.agencies.select("agency_code", "name", "region_code", "sector")
-    return CityStats(month, funnels, a.comparison, a.lagging, warn, agencies, timings)
+    agencies = extracts.load_agencies(eng).select("agency_code", "name", "region_code",
+                                                  "sector")
+    return CityStats(month, funnels, a.comparison, a.lagging, agencies, dict(a.timings))
+
+
+def city_stats(url: str, ver: str, month: dt.date) -> CityStats | str:
+    """`_city_stats`, computed once however many sessions ask for it at the same time."""
+    return _single_flight(("city_stats", url, ver, month), lambda: _city_stats(url, ver, month))
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _city_risk(url: str, ver: str, month: dt.date) -> pl.DataFrame | None:
+    """The predicted 预警 list of the whole city at the end of `month` (or at the last recorded
+    moment, if earlier); None when there is too little history to learn the model. Reads only
+    the seeded training sample and the open cases (`metrics.stats.risk.database_warnings`)."""
+    from metrics.stats.risk import database_warnings
+
+    return database_warnings(_engine(url), month, _settings(ver))
+
+
+_RISK_DONE: set[tuple[str, str, dt.date]] = set()
+
+
+def city_risk(url: str, ver: str, month: dt.date) -> pl.DataFrame | None:
+    """`_city_risk`, computed once however many sessions ask at the same time."""
+    out = _single_flight(("city_risk", url, ver, month), lambda: _city_risk(url, ver, month))
+    _RISK_DONE.add((url, ver, month))
+    return out
 
 
 def _visible_agencies(filters: Filters, agencies: pl.DataFrame, url: str, ver: str) -> set[str]:
@@ -483,28 +516,48 @@ def _visible_agencies(filters: Filters, agencies: pl.DataFrame, url: str, ver: s
 @st.cache_data(show_spinner=False, max_entries=128)
 def _unit_stats(url: str, ver: str, filters: Filters) -> UnitStats:
     month = filters.month_to
-    city = _city_stats(url, ver, month)
+    city = city_stats(url, ver, month)
     empty = pl.DataFrame()
     if isinstance(city, str):
-        return UnitStats(month, {}, empty, empty, None, city)
+        return UnitStats(month, {}, empty, empty, city)
     seen = sorted(_visible_agencies(filters, city.agencies, url, ver))
     names = city.agencies.select(pl.col("agency_code").alias("unit"), "name")
 
-    def mine(frame: pl.DataFrame, col: str = "unit") -> pl.DataFrame:
-        return frame.filter(pl.col(col).is_in(seen))
+    def mine(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.filter(pl.col("unit").is_in(seen))
 
     funnels = {k: dataclasses.replace(f, units=mine(f.units).join(names, on="unit", how="left"))
                for k, f in city.funnels.items()}
     comparison = mine(city.comparison).join(names, on="unit", how="left")
-    warn = None
-    if city.warnings is not None:
-        warn = mine(city.warnings, "agency_code").join(
-            names.rename({"unit": "agency_code", "name": "agency_name"}), on="agency_code",
-            how="left")
-    return UnitStats(month, funnels, comparison, mine(city.lagging), warn)
+    return UnitStats(month, funnels, comparison, mine(city.lagging))
 
 
 def unit_stats(filters: Filters) -> UnitStats:
-    """Funnels, raw vs case-mix-adjusted comparison, lagging units and the predicted 预警 list
-    for the filter's last month, narrowed to the user's scope (the scope is in the key)."""
+    """Funnels, raw vs case-mix-adjusted comparison and lagging units for the filter's last
+    month, narrowed to the user's scope (the scope is in the key)."""
     return _unit_stats(_url(), version(), _enforce(filters))
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _unit_risk(url: str, ver: str, filters: Filters) -> pl.DataFrame | None:
+    city = city_stats(url, ver, filters.month_to)
+    risk = city_risk(url, ver, filters.month_to)
+    if risk is None or isinstance(city, str):
+        return None
+    seen = sorted(_visible_agencies(filters, city.agencies, url, ver))
+    names = city.agencies.select("agency_code", pl.col("name").alias("agency_name"))
+    return risk.filter(pl.col("agency_code").is_in(seen)).join(names, on="agency_code",
+                                                               how="left")
+
+
+def unit_risk(filters: Filters) -> pl.DataFrame | None:
+    """The predicted 预警 list of the filter's last month narrowed to the user's scope (None:
+    too little history to learn the model). Seconds at 20 million cases the first time for a
+    data version and month (it reads cases), then cached for every session."""
+    return _unit_risk(_url(), version(), _enforce(filters))
+
+
+def unit_risk_ready(filters: Filters) -> bool:
+    """Whether this server has computed the predicted 预警 list of the filter's last month for
+    the current data version (so the page can show it without asking for the computation)."""
+    return (_url(), version(), filters.month_to) in _RISK_DONE

@@ -7,6 +7,7 @@ from the registry.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
@@ -847,14 +848,47 @@ def lagging_panel(stats: data.UnitStats) -> None:
           column_config={_t("stats_col_reason"): st.column_config.TextColumn(width="large")})
 
 
-def risk_panel(stats: data.UnitStats) -> None:
+# Strings of the on-demand risk list. They belong in dashboard/i18n.py (STRINGS); until they
+# are there, these are used — a key present in STRINGS wins, so moving them changes nothing.
+RISK_STRINGS: dict[str, dict[str, str]] = {
+    "stats_risk_on_demand": {
+        "zh": "预测预警需读取在办件和历史办件样本并训练超期风险模型，全市数据量大时需要数秒到数十秒；"
+              "计算一次后，本数据版本内所有用户直接查看。",
+        "en": "The predicted warning list reads the open cases and a sample of past cases and "
+              "fits the overdue-risk model, which takes seconds to tens of seconds on a large "
+              "city; once computed it is shown to every user until the data changes.",
+    },
+    "stats_risk_compute": {"zh": "计算预测预警", "en": "Compute predicted warnings"},
+}
+
+
+def _tr(key: str, **fmt: object) -> str:
+    """`_t`, with RISK_STRINGS for keys dashboard/i18n.py does not hold yet."""
+    from dashboard.i18n import STRINGS
+
+    if key in STRINGS or key not in RISK_STRINGS:
+        return _t(key, **fmt)
+    entry = RISK_STRINGS[key]
+    text = entry.get(current_lang()) or entry["zh"]
+    return text.format(**fmt) if fmt else text
+
+
+def risk_panel(filters: Filters, month: dt.date) -> None:
     """The predicted 预警 list: open cases likely to pass their due date, those the rule-based
-    list does not (yet) hold marked."""
-    w = stats.warnings
+    list does not (yet) hold marked. It needs cases (a training sample and the open cases),
+    seconds to tens of seconds at 20 million cases, so it is computed when asked for (a
+    button), once per data version and month for all sessions, and shown at once afterwards."""
+    if not data.unit_risk_ready(filters):
+        st.caption(_tr("stats_risk_on_demand"))
+        if not st.button(_tr("stats_risk_compute"), key="stats_risk_compute",
+                         icon=":material/play_arrow:"):
+            return
+    with st.spinner():
+        w = data.unit_risk(filters)
     if w is None:
         st.info(_t("stats_risk_unavailable"), icon=":material/info:")
         return
-    st.caption(_t("stats_risk_hint", as_of=f"{stats.month:%Y-%m}",
+    st.caption(_t("stats_risk_hint", as_of=f"{month:%Y-%m}",
                   threshold=data.settings().stats.risk_threshold))
     if w.is_empty():
         st.success(_t("stats_risk_none"), icon=":material/check_circle:")
@@ -885,4 +919,4 @@ def stats_section(filters: Filters) -> None:
     with tabs[2]:
         lagging_panel(stats)
     with tabs[3]:
-        risk_panel(stats)
+        risk_panel(filters, stats.month)

@@ -13,10 +13,11 @@ facts the funnel and the trends need — completed cases with a deadline and whe
 late, per item × channel × month and agency — are in `case_facts`, already clocked by the same
 job with the same clock (`completed_with_deadline`, `completed_overdue`, `completed_on_time`).
 Two reads of facts (six months of cells for the model, twelve months per agency for the trend,
-summed by the database) replace the case log, and the public functions of
-`metrics.stats` (expected_overdue, adjusted_funnel, raw_funnel, unit_trends, lagging_units) do
-the rest, so a verdict here equals the 单位分析 page's for the same month (a test checks it
-against `assess` on the case log). The model and the funnel are always estimated on every
+summed by the database: `metrics.stats.facts`, the readers the 单位分析 page uses too) replace
+the case log, and the public functions of `metrics.stats` (expected_overdue, raw_funnel and
+`lagging.assessment`: adjusted funnel, trends, lagging list) do the rest, so a verdict here
+equals the 单位分析 page's for the same month (a test checks it against `assess` on the case
+log). The model and the funnel are always estimated on every
 agency of the city (a county's units alone would make another funnel), then narrowed.
 
 Departments are checked as agencies; counties/districts as the subtree totals the ranking uses
@@ -33,13 +34,12 @@ from dataclasses import dataclass
 import polars as pl
 from sqlalchemy.engine import Engine
 
-from metrics.stats.casemix import CaseMix, adjusted_funnel, expected_overdue, raw_funnel
+from metrics.stats import facts as facts_io
+from metrics.stats.casemix import CaseMix, expected_overdue, raw_funnel
 from metrics.stats.funnel import Funnel
-from metrics.stats.lagging import lagging_units
+from metrics.stats.lagging import assessment
 from metrics.stats.settings import StatsSettings
-from metrics.stats.trends import unit_trends
 from queries import extracts
-from queries.extracts import Filters, add_months
 
 OTHER = "__other__"  # agencies in no ranked county (e.g. 市直部门): in the model, not the funnel
 
@@ -67,37 +67,6 @@ class StatsCheck:
 
 
 NO_DATA = Verdict("no_data", "本月无有时限办结件，未作统计检验")
-
-
-def read_cells(engine: Engine, month: dt.date, s: StatsSettings) -> pl.DataFrame:
-    """Completed-with-deadline cells (agency × item × channel × month: `n` cases, `overdue`
-    late — the form `expected_overdue` takes besides one row per case) for the case-mix
-    window, the whole city."""
-    first = add_months(month, 1 - s.casemix_months)
-    df = extracts.fact_sums(engine, "case_facts", ["completed_with_deadline", "completed_overdue"],
-                            first, month, Filters(first, month), None,
-                            ("agency_code", "item_code", "channel"))
-    return df.filter(pl.col("completed_with_deadline") > 0).select(
-        "agency_code", "item_code", "channel", "month",
-        pl.col("completed_with_deadline").alias("n"), pl.col("completed_overdue").alias("overdue"))
-
-
-def read_monthly(engine: Engine, month: dt.date, s: StatsSettings) -> pl.DataFrame:
-    """On-time and completed-with-deadline counts per agency and month for the trend window
-    (summed by the database: the trends need no item or channel)."""
-    first = add_months(month, 1 - s.trend_months)
-    return extracts.fact_sums(engine, "case_facts", ["completed_on_time",
-                                                     "completed_with_deadline"],
-                              first, month, Filters(first, month), None, ("agency_code",)) \
-        .filter(pl.col("completed_with_deadline") > 0)
-
-
-def _monthly(facts: pl.DataFrame, unit: str) -> pl.DataFrame:
-    """unit, month, numerator (on time), denominator (completed with a deadline)."""
-    return facts.group_by(pl.col(unit).alias("unit"), "month").agg(
-        pl.col("completed_on_time").sum().alias("numerator"),
-        pl.col("completed_with_deadline").sum().alias("denominator"),
-    ).sort("unit", "month")
 
 
 def _verdicts(level: str, adjusted: Funnel, raw: Funnel, lag: pl.DataFrame,
@@ -142,10 +111,8 @@ def _by_region(cm: CaseMix, region_of: dict[str, str]) -> CaseMix:
 def _assess(cm: CaseMix, monthly: pl.DataFrame, month: dt.date, level: str,
             names: dict[str, str], s: StatsSettings
             ) -> tuple[dict[tuple[str, str], Verdict], pl.DataFrame, Funnel]:
-    adj = adjusted_funnel(cm, s)
-    trends = unit_trends(monthly.filter(pl.col("unit") != OTHER), month, True, s)
-    lag = lagging_units(adj, trends, names, settings=s)
-    return _verdicts(level, adj, raw_funnel(cm, s), lag, s), lag, adj
+    a = assessment(cm, monthly.filter(pl.col("unit") != OTHER), month, names, s, compare=False)
+    return _verdicts(level, a.adjusted, raw_funnel(cm, s), a.lagging, s), a.lagging, a.adjusted
 
 
 def check(engine: Engine, month: dt.date, region_units: dict[str, Sequence[str]],
@@ -154,10 +121,10 @@ def check(engine: Engine, month: dt.date, region_units: dict[str, Sequence[str]]
     region codes of its subtree) for `month`; None when the month has no completed case with a
     deadline to learn from."""
     s = settings or StatsSettings()
-    cells = read_cells(engine, month, s)
+    cells = facts_io.read_cells(engine, month, s)
     if cells.filter(pl.col("month") == month).is_empty():
         return None
-    facts = read_monthly(engine, month, s)
+    facts = facts_io.read_monthly(engine, month, s)
     agencies = extracts.load_agencies(engine)
     items = extracts.load_items(engine)
     regions = extracts.load_regions(engine)
@@ -165,14 +132,14 @@ def check(engine: Engine, month: dt.date, region_units: dict[str, Sequence[str]]
     region_of = {a: in_unit.get(r, OTHER) for a, r in
                  agencies.select("agency_code", "region_code").iter_rows()}
     cm = expected_overdue(cells, (month, month), s, items)
-    verdicts, lag, adj = _assess(cm, _monthly(facts, "agency_code"), month, "agency",
+    verdicts, lag, adj = _assess(cm, facts_io.monthly(facts, "agency_code"), month, "agency",
                                  dict(agencies.select("agency_code", "name").iter_rows()), s)
     lagging = {"agency": lag}
     if region_units:
         facts = facts.with_columns(pl.col("agency_code").replace_strict(
             region_of, default=OTHER, return_dtype=pl.String).alias("region_unit"))
         v, lagging["region"], _ = _assess(
-            _by_region(cm, region_of), _monthly(facts, "region_unit"), month, "region",
+            _by_region(cm, region_of), facts_io.monthly(facts, "region_unit"), month, "region",
             dict(regions.select("region_code", "name").iter_rows()), s)
         verdicts |= v
     return StatsCheck(verdicts, lagging, s, adj.method)

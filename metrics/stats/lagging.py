@@ -119,8 +119,10 @@ class Assessment:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _share_funnel(facts: pl.DataFrame, num: str, den: str, higher_is_better: bool,
-                  s: StatsSettings) -> Funnel:
+def share_funnel(facts: pl.DataFrame, num: str, den: str, higher_is_better: bool,
+                 s: StatsSettings) -> Funnel:
+    """The per-agency funnel of Σ`num` / Σ`den` (rows of clocked measures or of fact cells:
+    the same sums, so the case-log and fact-table paths share it)."""
     per = facts.group_by(pl.col("agency_code").alias("unit")).agg(
         pl.col(num).sum().alias("numerator"), pl.col(den).sum().alias("denominator"))
     return funnel(per, kind="proportion", higher_is_better=higher_is_better, settings=s)
@@ -141,7 +143,7 @@ def share_funnels(tables: data.Tables, month: dt.date, s: StatsSettings, rules: 
                                                                          closed="left"))
     intake = intake_measures(cases, [month], rules).select(
         "agency_code", "online_accepted", "accepted").collect()
-    online = _share_funnel(intake, "online_accepted", "accepted", direction_higher("online_rate"),
+    online = share_funnel(intake, "online_accepted", "accepted", direction_higher("online_rate"),
                            s)
     bad = None
     if tables.reviews is not None:
@@ -151,8 +153,34 @@ def share_funnels(tables: data.Tables, month: dt.date, s: StatsSettings, rules: 
         no_cases = pl.LazyFrame(schema={"case_id": pl.String, "item_code": pl.String})
         facts = review_facts(reviews, no_cases, tables.calendar, [month], rules, as_of).select(
             "agency_code", "bad", "reviews_valid").collect()
-        bad = _share_funnel(facts, "bad", "reviews_valid", direction_higher("bad_review_rate"), s)
+        bad = share_funnel(facts, "bad", "reviews_valid", direction_higher("bad_review_rate"), s)
     return online, bad
+
+
+def assessment(cm: CaseMix, monthly: pl.DataFrame, month: dt.date, names: dict[str, str],
+               s: StatsSettings, online: Funnel | None = None, bad: Funnel | None = None,
+               include_share_alarms: bool = False,
+               timings: dict[str, float] | None = None, compare: bool = True) -> Assessment:
+    """The assessment of `month` from a fitted case-mix model and the units' monthly on-time
+    counts (unit, month, numerator = on time, denominator = completed with a deadline).
+
+    Why a function of its own: the case-log path (`assess`) and the fact-table path
+    (`metrics.stats.facts.assess`, used by the 单位分析 page and the bulletin) count the same
+    population by different routes; from the counts on, they must be the same code, so a
+    verdict on the page equals the bulletin's and the CLI's for the same month. `compare`
+    False skips the raw-vs-adjusted table (empty), for a `cm` summed over units afterwards
+    (the bulletin's counties), which has no per-unit intervals."""
+    timings = {} if timings is None else timings
+    t0 = time.perf_counter()
+    adj = adjusted_funnel(cm, s)
+    comparison = raw_vs_adjusted(cm, s) if compare else pl.DataFrame()
+    timings["casemix_funnel"] = timings.get("casemix_funnel", 0.0) + time.perf_counter() - t0
+    t0 = time.perf_counter()
+    trends = unit_trends(monthly, month, True, s)
+    timings["trends"] = time.perf_counter() - t0
+    lag = lagging_units(adj, trends, names, bad if include_share_alarms else None,
+                        online if include_share_alarms else None, s)
+    return Assessment(month, cm, adj, comparison, trends, bad, online, lag, timings)
 
 
 def assess(tables: data.Tables, month: dt.date, settings: StatsSettings | None = None,
@@ -161,7 +189,9 @@ def assess(tables: data.Tables, month: dt.date, settings: StatsSettings | None =
     the agencies in `month`, from the contract tables. The share funnels are computed and
     returned, but enter the lagging list only with `include_share_alarms`: without a case-mix
     model they call every 民政局 "behind" on 网上办理率, since 婚姻登记 cannot be done online.
-    `settings` defaults to the statistics settings in `rules` (the settings file's [stats])."""
+    `settings` defaults to the statistics settings in `rules` (the settings file's [stats]).
+    The same assessment from the metric facts instead of the case log:
+    `metrics.stats.facts.assess`."""
     rules = rules or Settings()
     s = settings or rules.stats
     timings: dict[str, float] = {}
@@ -174,20 +204,13 @@ def assess(tables: data.Tables, month: dt.date, settings: StatsSettings | None =
 
     t0 = time.perf_counter()
     cm = expected_overdue(cells, (month, month), s, tables.items)
-    adj = adjusted_funnel(cm, s)
-    comparison = raw_vs_adjusted(cm, s)
     timings["casemix_funnel"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
     on_time = cells.with_columns((pl.col("n") - pl.col("overdue")).alias("on_time"))
-    trends = unit_trends(monthly_counts(on_time, "on_time", cases="n"), month, True, s)
-    timings["trends"] = time.perf_counter() - t0
+    monthly = monthly_counts(on_time, "on_time", cases="n")
 
     t0 = time.perf_counter()
     online, bad = share_funnels(tables, month, s, rules)
     timings["share_funnels"] = time.perf_counter() - t0
 
     names = dict(tables.agencies.select("agency_code", "name").iter_rows())
-    lag = lagging_units(adj, trends, names, bad if include_share_alarms else None,
-                        online if include_share_alarms else None, s)
-    return Assessment(month, cm, adj, comparison, trends, bad, online, lag, timings)
+    return assessment(cm, monthly, month, names, s, online, bad, include_share_alarms, timings)

@@ -175,24 +175,20 @@ def risk_clock(tables: data.Tables, as_of: dt.datetime, settings: StatsSettings 
     return risk_clocks(tables, [as_of], settings, rules)[0]
 
 
-def risk_clocks(tables: data.Tables, moments: list[dt.datetime],
-                settings: StatsSettings | None = None, rules: Settings | None = None
-                ) -> list[RiskClock]:
-    """`risk_clock` at each of `moments` (ascending) from one scan of the log: the candidate
-    rows of every moment (its sample, its open cases) are read once, then clocked per moment
-    in memory. Each clock after the first also has `also`: the cases open at the moment before,
-    clocked at this one — their outcomes as known now, for the recalibration."""
-    s = settings or (rules or Settings()).stats
-    moments = sorted(moments)
-    starts = [dt.datetime.combine(add_months(m.date().replace(day=1), -s.risk_train_months),
-                                  dt.time()) for m in moments]
+def risk_rows(cases: data.Frame, moments: list[dt.datetime], s: StatsSettings
+              ) -> data.RiskRows:
+    """The rows of `cases` the risk model reads at each of `moments` (ascending), flagged per
+    moment: its seeded training sample (`risk_clock`) and its open cases — from one scan of
+    the log (a LazyFrame scans only these columns and rows). The database has its own reader
+    with the same flags (`data.read_risk_rows`)."""
+    starts = data.risk_train_starts(moments, s)
     acc, done_at = pl.col("accepted_at"), pl.col("completed_at")
-    cases = tables.cases.lazy().select(*data.CASE_COLUMNS).filter(acc <= moments[-1])
+    cases = cases.lazy().select(*data.CASE_COLUMNS).filter(acc <= moments[-1])
     deadline = pl.coalesce("promised_days", "statutory_days") > 0
     in_window = [deadline & acc.is_between(a, m) for a, m in zip(starts, moments, strict=True)]
     counts = cases.filter(acc >= min(starts)).select(
         *[w.sum().alias(f"n{k}") for k, w in enumerate(in_window)]).collect().row(0)
-    fractions = [min(1.0, s.risk_max_train_cases / n) if n else 1.0 for n in counts]
+    fractions = data.risk_fractions(counts, s)
     buckets = 1 << 20
     bucket = pl.col("case_id").hash(s.risk_seed) % buckets
     flags = []
@@ -201,11 +197,31 @@ def risk_clocks(tables: data.Tables, moments: list[dt.datetime],
                      .alias(f"__s{k}"))
         flags.append(((acc <= m) & (done_at.is_null() | (done_at > m))).alias(f"__o{k}"))
     picked = cases.filter(pl.any_horizontal(flags)).with_columns(flags).collect()
+    return data.RiskRows(tuple(moments), picked, tuple(int(n or 0) for n in counts),
+                         tuple(fractions))
+
+
+def risk_clocks(tables: data.Tables, moments: list[dt.datetime],
+                settings: StatsSettings | None = None, rules: Settings | None = None,
+                rows: data.RiskRows | None = None) -> list[RiskClock]:
+    """`risk_clock` at each of `moments` (ascending) from one scan of the log: the candidate
+    rows of every moment (its sample, its open cases) are read once (`risk_rows`, or `rows`
+    read already, e.g. from the database by `data.read_risk_rows`), then clocked per moment
+    in memory. Each clock after the first also has `also`: the cases open at the moment before,
+    clocked at this one — their outcomes as known now, for the recalibration."""
+    s = settings or (rules or Settings()).stats
+    moments = sorted(moments)
+    if rows is None:
+        rows = risk_rows(tables.cases, moments, s)
+    elif list(rows.moments) != moments:
+        raise ValueError(f"risk rows were read for {rows.moments}, not {moments}")
+    acc = pl.col("accepted_at")
+    picked = rows.rows
     out = []
     for k, m in enumerate(moments):
         also = pl.col(f"__o{k - 1}") if k else pl.lit(False)
-        rows = picked.lazy().filter((acc <= m) & (pl.col(f"__s{k}") | pl.col(f"__o{k}") | also))
-        clock = data.clock_lazy(tables, rows.with_columns(also.alias("__also")), m,
+        chosen = picked.lazy().filter((acc <= m) & (pl.col(f"__s{k}") | pl.col(f"__o{k}") | also))
+        clock = data.clock_lazy(tables, chosen.with_columns(also.alias("__also")), m,
                                 rules).collect()
         flag_cols = [c for c in clock.columns if c.startswith("__s") or c.startswith("__o")]
 
@@ -213,26 +229,36 @@ def risk_clocks(tables: data.Tables, moments: list[dt.datetime],
                  ) -> pl.DataFrame:
             return clock.filter(keep).drop(*drop, "__also")
 
-        out.append(RiskClock(part(pl.col(f"__s{k}")), part(pl.col(f"__o{k}")), counts[k],
-                             fractions[k], part(pl.col("__also")) if k else None))
+        out.append(RiskClock(part(pl.col(f"__s{k}")), part(pl.col(f"__o{k}")), rows.counts[k],
+                             rows.fractions[k], part(pl.col("__also")) if k else None))
     return out
 
 
+def risk_moments(as_of: dt.datetime, settings: StatsSettings) -> list[dt.datetime]:
+    """The moments `fit_current_model` clocks at: the end of the previous month (the
+    recalibration's held-out month) and `as_of`; `as_of` alone without recalibration."""
+    if settings.risk_calibration == "none":
+        return [as_of]
+    return [data.month_end_moment(add_months(as_of.date().replace(day=1), -1)), as_of]
+
+
 def fit_current_model(tables: data.Tables, as_of: dt.datetime,
-                      settings: StatsSettings | None = None, rules: Settings | None = None
-                      ) -> tuple[RiskModel, RiskClock]:
+                      settings: StatsSettings | None = None, rules: Settings | None = None,
+                      rows: data.RiskRows | None = None) -> tuple[RiskModel, RiskClock]:
     """The model the 预测预警 list uses at `as_of`, and the clock it scores.
 
     With `risk_calibration = "platt"` (the default) it is recalibrated as in the backtest: the
     model learnt at the end of the previous month scored that moment's open cases; their
     outcomes as known at `as_of` (done, or already overdue) fit `calibration_map`, which is
-    then applied to the current model's probabilities. Costs one more (sampled) fit."""
+    then applied to the current model's probabilities. Costs one more (sampled) fit.
+    `rows`: the candidate rows at `risk_moments(as_of, …)` read already (the database reader
+    `data.read_risk_rows`); by default they are taken from `tables.cases`."""
     s = settings or (rules or Settings()).stats
     if s.risk_calibration == "none":
-        rc = risk_clock(tables, as_of, s, rules)
+        rc = risk_clocks(tables, [as_of], s, rules, rows)[0]
         return fit_risk_model(rc.train, as_of, s), rc
-    prev = data.month_end_moment(add_months(as_of.date().replace(day=1), -1))
-    rc_prev, rc = risk_clocks(tables, [prev, as_of], s, rules)
+    prev = risk_moments(as_of, s)[0]
+    rc_prev, rc = risk_clocks(tables, [prev, as_of], s, rules, rows)
     calibration = None
     try:
         held = predict_risk(fit_risk_model(rc_prev.train, prev, s),
@@ -243,6 +269,24 @@ def fit_current_model(tables: data.Tables, as_of: dt.datetime,
         pass
     model = dataclasses.replace(fit_risk_model(rc.train, as_of, s), calibration=calibration)
     return model, rc
+
+
+def database_warnings(engine, month: dt.date, rules: Settings | None = None
+                      ) -> pl.DataFrame | None:
+    """The predicted 预警 list of the whole city at the end of `month` (or at the last
+    recorded moment, if earlier) from the database, reading only what the model needs: the
+    seeded training samples and the open cases at `risk_moments` (`data.read_risk_rows`) and
+    their suspensions. None when there is too little history to learn the model."""
+    rules = rules or Settings()
+    s = rules.stats
+    as_of = data.risk_as_of(engine, month)
+    rows = data.read_risk_rows(engine, risk_moments(as_of, s), s)
+    tables = data.read_risk_tables(engine, rows)
+    try:
+        model, rc = fit_current_model(tables, as_of, s, rules, rows)
+    except ValueError:  # too few completed cases to learn from
+        return None
+    return predictive_warnings(model, rc.open, rules=rules)
 
 
 def open_cases(clock: pl.DataFrame, settings: Settings | None = None) -> pl.DataFrame:

@@ -8,10 +8,12 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from queries.extracts import add_months
 from tests.app.conftest import ENTRY, page_path
 from tests.security.conftest import COUNTY_A, USERS, app_as
 
 MONTH = dt.date(2025, 6, 1)  # the demo database's last month (the page's default)
+AS_OF = dt.datetime(2025, 6, 30, 18)  # the demo database's job ran as of this moment
 
 
 def _open(at: AppTest) -> AppTest:
@@ -54,12 +56,33 @@ def test_section_explains_on_an_empty_database(empty_url: str) -> None:
     assert any("import" in i.value or "上传" in i.value for i in at.info)
 
 
-def test_lagging_list_matches_assess(demo_app: AppTest, demo_url: str) -> None:
-    from dashboard.data import _stats_tables
-    from metrics.stats.lagging import assess
+def _case_log_assessment(demo_url: str):
+    """`assess` on the case log (clocked here from the cases, not from the facts the page
+    reads): the independent reference for the page's statistics."""
+    import dataclasses
 
+    from metrics.stats import data as sdata
+    from metrics.stats.lagging import assess
+    from queries.engine import make_engine
+    from queries.inputs import read_reviews
+
+    eng = make_engine(demo_url)
+    tables = sdata.read_database(eng, add_months(MONTH, -29), MONTH)
+    # the log as the job saw it at its as-of time (the facts' moment), not at the month end
+    done = pl.col("completed_at")
+    cases = tables.cases.filter(pl.col("accepted_at").is_null()
+                                | (pl.col("accepted_at") <= AS_OF)).with_columns(
+        pl.when(done <= AS_OF).then(done).otherwise(None).alias("completed_at"))
+    reviews = read_reviews(eng, (MONTH, MONTH)).filter(pl.col("rated_at") <= AS_OF)
+    tables = dataclasses.replace(tables, cases=cases, reviews=reviews)
+    eng.dispose()
+    return assess(tables, MONTH)
+
+
+def test_lagging_list_from_facts_matches_assess_on_the_case_log(demo_app: AppTest,
+                                                                demo_url: str) -> None:
     at = _open(demo_app)
-    direct = assess(_stats_tables(demo_url, MONTH), MONTH).lagging
+    direct = _case_log_assessment(demo_url).lagging
     shown = _frame(at, "lagging")
     if direct.is_empty():
         assert shown is None
@@ -117,8 +140,13 @@ def test_data_layer_narrows_every_part_to_the_scope(county_a: set[str],
         # the limits are still the city's: same target as the unscoped funnel
     assert mine.funnels["on_time"].target == everyone.funnels["on_time"].target
     assert set(mine.comparison["unit"]) <= own and set(mine.lagging["unit"]) <= own
-    if mine.warnings is not None:
-        assert set(mine.warnings["agency_code"]) <= own
+    monkeypatch.setattr(dashboard.auth, "current_user", lambda: USERS["analyst"])
+    all_risk = data.unit_risk(f)
+    monkeypatch.setattr(dashboard.auth, "current_user", lambda: USERS["unit_a"])
+    my_risk = data.unit_risk(f)
+    assert all_risk is not None and my_risk is not None
+    assert set(my_risk["agency_code"]) <= own
+    assert set(all_risk["agency_code"]) - own, "the unscoped list has other units' cases"
 
 
 def test_funnel_figure_colours_better_side_outliers_green_not_red() -> None:
@@ -197,3 +225,152 @@ def test_statistics_settings_file_reaches_the_page_and_the_definitions(
         st.cache_data.clear()  # later tests run with the default settings again
     assert shown["stats"]["min_n"] == 77
     assert shown["stats"]["od_method"] == "additive" and shown["stats"]["fdr_q"] == 0.05
+
+
+def test_page_statistics_equal_the_case_log_assessment(demo_url: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Funnels and the raw-vs-adjusted table come from the fact tables; every count, flag and
+    verdict is the one `assess` finds on the case log."""
+    import streamlit as st
+
+    import dashboard.auth
+    from dashboard import data
+    from queries.extracts import Filters
+
+    monkeypatch.setenv("DATABASE_URL", demo_url)
+    monkeypatch.setattr(dashboard.auth, "current_user", lambda: USERS["analyst"])
+    st.cache_data.clear()
+    page = data.unit_stats(Filters(MONTH, MONTH))
+    a = _case_log_assessment(demo_url)
+    cols = ["unit", "numerator", "denominator", "flag", "verdict"]
+
+    def same(got, want) -> None:
+        g = got.units.filter(pl.col("denominator") > 0).select(cols).sort("unit")
+        w = want.units.filter(pl.col("denominator") > 0).select(cols).sort("unit")
+        assert g.select("unit", "flag", "verdict").equals(w.select("unit", "flag", "verdict"))
+        assert g["numerator"].to_list() == pytest.approx(w["numerator"].to_list())
+        assert g["denominator"].to_list() == pytest.approx(w["denominator"].to_list())
+
+    same(page.funnels["overdue_oe"], a.adjusted)
+    same(page.funnels["online"], a.online)
+    same(page.funnels["bad_review"], a.bad_reviews)
+    assert page.comparison.drop("name").sort("unit").select("unit", "cases", "observed",
+                                                             "raw_rank", "adj_rank") \
+        .equals(a.comparison.sort("unit").select("unit", "cases", "observed", "raw_rank",
+                                                 "adj_rank"))
+
+
+def test_risk_list_is_computed_on_demand_and_then_shown_at_once(demo_app: AppTest) -> None:
+    import streamlit as st
+
+    st.cache_data.clear()
+    from dashboard import data
+
+    data._RISK_DONE.clear()
+    at = _open(demo_app)
+    risk = next(t for t in at.tabs if t.label == TABS["risk"])
+    assert not risk.dataframe and risk.button(key="stats_risk_compute").label == "计算预测预警"
+    risk.button(key="stats_risk_compute").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = _frame(at, "risk")
+    assert shown is not None and len(shown) > 0 and "预测超期概率" in " ".join(shown.columns) \
+        or any("没有预测超期" in s.value for s in at.success)
+    # a later session (same data version and month) gets the list without the button
+    again = _open(AppTest.from_file(ENTRY, default_timeout=120))
+    risk = next(t for t in again.tabs if t.label == TABS["risk"])
+    assert not [b for b in risk.button if b.key == "stats_risk_compute"]
+    assert not again.exception, [e.value for e in again.exception]
+
+
+def test_concurrent_requests_for_the_same_city_statistics_compute_them_once(
+        demo_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Twelve sessions asking at once for one month's city statistics: one computation (the
+    fact reads and model fits of `metrics.stats.facts.assess`), one shared result."""
+    import threading
+    import time
+
+    import streamlit as st
+
+    from dashboard import data
+    from metrics.stats import facts
+
+    st.cache_data.clear()
+    real, calls = facts.assess, []
+
+    def slow_assess(*args, **kwargs):
+        calls.append(threading.get_ident())
+        time.sleep(0.5)  # long enough for every thread to arrive while it runs
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(facts, "assess", slow_assess)
+    ver = data._version(demo_url)
+    results: list = []
+    start = threading.Barrier(12)
+
+    def session() -> None:
+        start.wait()
+        results.append(data.city_stats(demo_url, ver, MONTH))
+
+    threads = [threading.Thread(target=session) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(calls) == 1
+    assert len(results) == 12
+    assert all(r.lagging.equals(results[0].lagging) for r in results)
+
+
+def test_single_flight_shares_one_result_and_one_failure() -> None:
+    """The lock itself, without Streamlit's cache behind it: waiters get the leader's value
+    (the same object), a failure reaches every waiter once instead of being retried, and the
+    next call after a finished flight computes again."""
+    import threading
+    import time
+
+    from dashboard.data import _single_flight
+
+    calls: list[int] = []
+    gate = threading.Barrier(8)
+
+    def compute() -> object:
+        calls.append(1)
+        time.sleep(0.3)
+        return object()
+
+    out: list = []
+
+    def call() -> None:
+        gate.wait()
+        out.append(_single_flight(("test", 1), compute))
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(calls) == 1 and len(out) == 8 and all(o is out[0] for o in out)
+
+    failures: list = []
+    gate = threading.Barrier(6)
+
+    def boom() -> object:
+        calls.append(2)
+        time.sleep(0.3)
+        raise MemoryError("out of memory")
+
+    def call_boom() -> None:
+        gate.wait()
+        try:
+            _single_flight(("test", 2), boom)
+        except MemoryError as e:
+            failures.append(e)
+
+    threads = [threading.Thread(target=call_boom) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert calls.count(2) == 1 and len(failures) == 6
+    assert _single_flight(("test", 1), compute) is not out[0]  # a new flight computes again
+    assert len(calls) == 3
