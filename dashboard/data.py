@@ -34,6 +34,7 @@ from dashboard.filters import FilterOptions
 from dashboard.state import _engine
 from metrics import query
 from metrics.settings import Settings, load_settings
+from metrics.stats import facts as stats_facts  # scipy/statsmodels: imported at start, ~1 s
 from queries import extracts, views
 from queries.engine import database_url
 from queries.extracts import Filters, add_months
@@ -454,13 +455,12 @@ def _city_stats(url: str, ver: str, month: dt.date) -> CityStats | str:
     """City-wide statistics of `month` from the fact tables (`metrics.stats.facts.assess`: a
     few thousand fact rows, not the case log), or the i18n key of why there are none. No
     forecasts (another view) and no predicted 预警 (needs cases: `_city_risk`)."""
-    from metrics.stats import facts
     from metrics.stats.casemix import raw_funnel
 
     rules = _settings(ver)
     eng = _engine(url)
     try:
-        a = facts.assess(eng, month, rules)
+        a = stats_facts.assess(eng, month, rules)
     except ValueError:  # no completed cases with a deadline in the model's window
         return "stats_no_completed"
     funnels = {"on_time": raw_funnel(a.casemix, rules.stats), "overdue_oe": a.adjusted}

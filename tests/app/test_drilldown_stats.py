@@ -292,17 +292,16 @@ def test_concurrent_requests_for_the_same_city_statistics_compute_them_once(
     import streamlit as st
 
     from dashboard import data
-    from metrics.stats import facts
 
     st.cache_data.clear()
-    real, calls = facts.assess, []
+    real, calls = data.stats_facts.assess, []
 
     def slow_assess(*args, **kwargs):
         calls.append(threading.get_ident())
         time.sleep(0.5)  # long enough for every thread to arrive while it runs
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(facts, "assess", slow_assess)
+    monkeypatch.setattr(data.stats_facts, "assess", slow_assess)
     ver = data._version(demo_url)
     results: list = []
     start = threading.Barrier(12)

@@ -45,6 +45,39 @@ def sqlite_db(frames, tmp_path_factory) -> Iterator[sa.Engine]:
     eng.dispose()
 
 
+def test_case_mix_cells_summed_over_agencies_before_the_month_give_the_same_expected_counts(
+        sqlite_db):
+    """`facts.read_cells` reads the assessed month per agency and the earlier months of the
+    window summed over agencies: the model (no agency term) and every agency's expected count
+    are those of agency cells for all months."""
+    from metrics.jobs import run_compute
+    from metrics.stats import facts
+    from metrics.stats.casemix import expected_overdue
+    from queries import extracts
+    from queries.extracts import Filters, add_months
+
+    run_compute(sqlite_db, None, as_of=dt.datetime(2025, 6, 30, 18))
+    s = StatsSettings()
+    lean = facts.read_cells(sqlite_db, MONTH, s)
+    first = add_months(MONTH, 1 - s.casemix_months)
+    full = extracts.fact_sums(sqlite_db, "case_facts", ["completed_with_deadline",
+                                                        "completed_overdue"], first, MONTH,
+                              Filters(first, MONTH), None, ("agency_code", "item_code",
+                                                            "channel")).filter(
+        pl.col("completed_with_deadline") > 0).select(
+        "agency_code", "item_code", "channel", "month",
+        pl.col("completed_with_deadline").alias("n"), pl.col("completed_overdue").alias("overdue"))
+    assert lean.height < full.height
+    assert lean.filter(pl.col("month") < MONTH)["agency_code"].is_null().all()
+    items = extracts.load_items(sqlite_db)
+    a = expected_overdue(lean, (MONTH, MONTH), s, items)
+    b = expected_overdue(full, (MONTH, MONTH), s, items)
+    assert a.units["unit"].to_list() == b.units["unit"].to_list()
+    assert a.units["observed"].to_list() == b.units["observed"].to_list()
+    assert a.units["expected"].to_list() == pytest.approx(b.units["expected"].to_list(),
+                                                          rel=1e-9)
+
+
 def _flags(rows: data.RiskRows) -> pl.DataFrame:
     return rows.rows.sort("case_id")
 
