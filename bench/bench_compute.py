@@ -114,9 +114,13 @@ def phase_incremental(path: Path) -> dict:
     sub["cases"] = window
     sub["suspensions"] = pl.scan_parquet(path / "suspensions.parquet").filter(
         pl.col("case_id").is_in(ids)).collect()
-    lookback = start - dt.timedelta(days=92)
+    # what queries.inputs.read_reviews reads for the window: its reviews, plus the 差评 of the
+    # look-back whose rectification cards can fall in it
+    lookback = (start - dt.timedelta(days=92)).replace(day=1)
+    rated = pl.col("rated_at")
     sub["reviews"] = pl.scan_parquet(path / "reviews.parquet").filter(
-        (pl.col("rated_at") >= lookback) & (pl.col("rated_at") < end)).collect()
+        ((rated >= start) & (rated < end))
+        | ((pl.col("level") <= 2) & (rated >= lookback) & (rated < end))).collect()
     frames = compute_frames(sub, [INCREMENTAL_MONTH], AS_OF, Settings(), cal)
     return {"wall_s": time.perf_counter() - t, "window_cases": window.height,
             "peak_rss_gb": _rss_gb(), "case_fact_rows": frames["case_facts"].height}
