@@ -428,16 +428,21 @@ def _single_flight(key: tuple, compute: Callable[[], Any]) -> Any:
     statistics and the risk list are the two computations where twenty sessions computing the
     same month at once would exhaust the server's memory. The key must hold everything that
     shapes the result (database, data version, month), like the cache key it wraps."""
-    with _FLIGHTS_LOCK:
-        flight = _FLIGHTS.get(key)
-        leader = flight is None
+    while True:
+        with _FLIGHTS_LOCK:
+            flight = _FLIGHTS.get(key)
+            leader = flight is None
+            if leader:
+                flight = _FLIGHTS[key] = _Flight()
         if leader:
-            flight = _FLIGHTS[key] = _Flight()
-    if not leader:
+            break
         flight.done.wait()
-        if flight.error is not None:
+        if flight.error is None:
+            return flight.value
+        if isinstance(flight.error, Exception):
             raise flight.error
-        return flight.value
+        # the leader's own run was stopped or rerun (Streamlit's control exceptions are
+        # BaseExceptions): that is not this session's failure — compute it here instead
     try:
         flight.value = compute()
         return flight.value

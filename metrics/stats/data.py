@@ -239,9 +239,12 @@ def read_risk_rows(engine, moments: list[dt.datetime], s: StatsSettings) -> Risk
     window's cases with a deadline and the open cases are read and sampled by `risk_rows`
     itself, so the result equals the case-log path's exactly. Values are bound parameters.
 
-    Cost at 20M on PostgreSQL: one pass over the window's rows for the counts and one for the
-    sample (both range conditions on `accepted_at`), plus the open cases (`completed_at` null
-    or after the first moment); see the report in BENCHMARKS.md for the plans."""
+    Cost on PostgreSQL: the schema has no index led by `accepted_at` or `completed_at` (only
+    by agency), so both statements are a parallel sequential scan of `cases` (0.3 s + 0.5 s at
+    2 million cases; ~4 GB at 20M) — too slow for a page load, which is why the 单位分析 page
+    computes the list on demand. An index on cases (accepted_at) INCLUDE (case_id,
+    promised_days, statutory_days) would make the count and the sample index-only range
+    scans of the window, and one on cases (completed_at) the open cases a range scan."""
     import sqlalchemy as sa
 
     from queries import schema

@@ -371,5 +371,31 @@ def test_single_flight_shares_one_result_and_one_failure() -> None:
     for t in threads:
         t.join(timeout=30)
     assert calls.count(2) == 1 and len(failures) == 6
+
+    # a leader whose own run is stopped (a BaseException, as Streamlit's rerun/stop) does not
+    # pass that on: a waiter computes the value itself
+    gate = threading.Barrier(2)
+    got: list = []
+
+    class Stopped(BaseException):
+        pass
+
+    def stopped() -> object:
+        gate.wait()  # the waiter has arrived
+        time.sleep(0.3)
+        raise Stopped
+
+    def leader() -> None:
+        try:
+            _single_flight(("test", 3), stopped)
+        except Stopped:
+            got.append("stopped")
+
+    first = threading.Thread(target=leader)
+    first.start()
+    gate.wait()
+    got.append(_single_flight(("test", 3), lambda: "computed by the waiter"))
+    first.join(timeout=30)
+    assert sorted(got) == ["computed by the waiter", "stopped"]
     assert _single_flight(("test", 1), compute) is not out[0]  # a new flight computes again
     assert len(calls) == 3
