@@ -223,7 +223,8 @@ def data_status_panel() -> None:
     st.subheader(_t("rows_loaded"))
     cols = st.columns(4)
     for i, (name, n) in enumerate(s.table_rows.items()):
-        cols[i % 4].metric(name, f"{n:,}")
+        # big PostgreSQL tables: the planner's estimate (queries.status), marked as such
+        cols[i % 4].metric(name, f"≈{n:,}" if name in s.approximate else f"{n:,}")
     st.caption(f"{_t('calendar_years')}: "
                + (f"{s.calendar_years[0]}–{s.calendar_years[-1]}" if s.calendar_years else "—"))
 

@@ -1,6 +1,11 @@
 """What is in the database right now: row counts, the last loads, calendar coverage.
 
-Read by the app's data-freshness banner and the 数据管理 page; cheap aggregate queries only.
+Read by the app's data-freshness banner and the 数据管理 page; cheap queries only. Every page
+view checks the status (cached for seconds), so it must not scan tables: `count(*)` of 20
+million cases and 15 million reviews costs PostgreSQL seconds. "Is there any case" is an
+`EXISTS`; the row counts of big tables on PostgreSQL are the planner's estimates
+(`pg_class.reltuples`, refreshed by the ANALYZE that follows every load and job) and are shown
+as approximate; small tables, tables never analysed and SQLite are counted exactly.
 """
 
 from __future__ import annotations
@@ -22,10 +27,13 @@ class DataStatus:
     last_load: dict[str, Any] | None
     calendar_years: tuple[int, ...]
     schema_ready: bool
+    has_cases: bool = False
+    # tables whose count is the planner's estimate, not an exact count
+    approximate: frozenset[str] = frozenset()
 
     @property
     def empty(self) -> bool:
-        return self.table_rows.get("cases", 0) == 0
+        return not self.has_cases
 
     @property
     def version(self) -> str:
@@ -33,17 +41,44 @@ class DataStatus:
         return f"{last.get('load_id', '-')}:{self.table_rows.get('cases', 0)}"
 
 
+# Above this estimated size a PostgreSQL table's row count is the planner's estimate.
+EXACT_COUNT_LIMIT = 200_000
+
+
+def _row_counts(conn: sa.Connection, tables: dict[str, sa.Table]) -> tuple[dict[str, int], set[str]]:
+    """Exact counts, except estimates for big analysed tables on PostgreSQL."""
+    estimates: dict[str, float] = {}
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(
+            sa.text("SELECT c.relname, c.reltuples FROM pg_class c "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = current_schema() AND c.relname IN :names")
+            .bindparams(sa.bindparam("names", expanding=True)),
+            {"names": [t.name for t in tables.values()]},
+        ).all()
+        estimates = {name: float(n) for name, n in rows}
+    counts: dict[str, int] = {}
+    approx: set[str] = set()
+    for name, table in tables.items():
+        est = estimates.get(table.name, -1.0)
+        if est > EXACT_COUNT_LIMIT:
+            counts[name] = int(est)
+            approx.add(name)
+        else:
+            counts[name] = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+    return counts, approx
+
+
 def data_status(engine: Engine) -> DataStatus:
     insp = sa.inspect(engine)
     if not insp.has_table("cases"):
         return DataStatus({}, None, (), schema_ready=False)
-    counts: dict[str, int] = {}
     with engine.connect() as conn:
-        for name, table in schema.CONTRACT_TABLES.items():
-            counts[name] = conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-        counts["quarantine"] = conn.execute(
-            sa.select(sa.func.count()).select_from(schema.quarantine)
+        has_cases = conn.execute(
+            sa.select(sa.exists().select_from(schema.cases))
         ).scalar_one()
+        counts, approx = _row_counts(
+            conn, {**schema.CONTRACT_TABLES, "quarantine": schema.quarantine})
         row = conn.execute(
             sa.select(schema.load_runs).order_by(schema.load_runs.c.started_at.desc()).limit(1)
         ).mappings().first()
@@ -55,6 +90,8 @@ def data_status(engine: Engine) -> DataStatus:
         dict(row) if row else None,
         tuple(sorted(int(y) for y in years)),
         schema_ready=True,
+        has_cases=bool(has_cases),
+        approximate=frozenset(approx),
     )
 
 
