@@ -64,8 +64,29 @@ def _calendar():
     return cal.cover(dt.date(2023, 1, 1), dt.date(2028, 1, 1))
 
 
+# What the subset reads (all four ways): loading every column of 20 M cases into pandas alone
+# exhausted the 24 GB machine.
+SUBSET_CASE_COLUMNS = ("case_id", "agency_code", "channel", "statutory_days", "promised_days",
+                       "limit_unit", "accepted_at", "completed_at", "status")
+
+
 def _read(path: Path) -> dict[str, pl.DataFrame]:
-    return {n: pl.read_parquet(path / f"{n}.parquet") for n in TABLES}
+    return {n: pl.read_parquet(path / f"{n}.parquet",
+                               columns=list(SUBSET_CASE_COLUMNS) if n == "cases" else None)
+            for n in TABLES}
+
+
+SUBSETS = {"polars": "subset_polars", "duckdb": "subset_duckdb", "pandas": "subset_pandas",
+           "postgres": "subset_postgres"}
+
+
+def phase_subset(way: str, path: Path, postgres: str) -> dict:
+    """One way of the subset, in its own process (its own peak memory; one way's failure
+    does not lose the others' results)."""
+    tables = _read(path)
+    fn = globals()[SUBSETS[way]]
+    wall = fn(tables, postgres) if way == "postgres" else fn(tables)
+    return {"wall_s": wall, "peak_rss_gb": _rss_gb()}
 
 
 def phase_full(path: Path) -> dict:
@@ -330,10 +351,16 @@ def subset_postgres(t: dict[str, pl.DataFrame], url: str) -> float:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
 
 
-def _in_subprocess(phase: str, path: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--phase", phase, "--path", str(path)],
-                         check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def _in_subprocess(phase: str, path: Path, postgres: str = "") -> dict | None:
+    out = subprocess.run([sys.executable, __file__, "--phase", phase, "--path", str(path),
+                          "--postgres", postgres], capture_output=True, text=True)
+    if out.returncode != 0:
+        print(f"{phase}: failed (exit {out.returncode}): {out.stderr.strip()[-300:]}",
+              file=sys.stderr, flush=True)
+        return None
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"{phase}: {json.dumps(result)}", file=sys.stderr, flush=True)
+    return result
 
 
 def main() -> None:
@@ -343,35 +370,49 @@ def main() -> None:
     p.add_argument("--postgres", default=os.environ.get(
         "TEST_DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"))
     p.add_argument("--skip-postgres", action="store_true")
-    p.add_argument("--phase", choices=["full", "incremental"])
+    p.add_argument("--phase", choices=["full", "incremental", *(f"subset-{w}" for w in SUBSETS)])
     p.add_argument("--path", type=Path)
     args = p.parse_args()
     if args.phase:
-        result = phase_full(args.path) if args.phase == "full" else phase_incremental(args.path)
+        if args.phase.startswith("subset-"):
+            result = phase_subset(args.phase.removeprefix("subset-"), args.path, args.postgres)
+        else:
+            result = phase_full(args.path) if args.phase == "full" else \
+                phase_incremental(args.path)
         print(json.dumps(result))
         return
     path = ensure_data(args.cases, args.data)
+    counts = {n: pl.scan_parquet(path / f"{n}.parquet").select(pl.len()).collect().item()
+              for n in ("suspensions", "reviews")}
     full = _in_subprocess("full", path)
     inc = _in_subprocess("incremental", path)
-    tables = _read(path)
-    ours = subset_polars(tables)
-    duck = subset_duckdb(tables)
-    pand = subset_pandas(tables)
-    pg = None if args.skip_postgres else subset_postgres(tables, args.postgres)
+    ways = [w for w in SUBSETS if not (w == "postgres" and args.skip_postgres)]
+    sub = {w: _in_subprocess(f"subset-{w}", path, args.postgres) for w in ways}
+    ours = (sub.get("polars") or {}).get("wall_s")
+    def wall(r: dict | None) -> str:
+        return f"{r['wall_s']:.1f} s" if r else "failed"
+
+    def rss(r: dict | None) -> str:
+        return f"{r['peak_rss_gb']:.1f} GB" if r else "—"
+
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}; {args.cases:,} cases, "
-          f"{tables['suspensions'].height:,} suspensions, {tables['reviews'].height:,} reviews")
+          f"{counts['suspensions']:,} suspensions, {counts['reviews']:,} reviews")
     print("\n| what | wall | peak RSS | note |\n|---|---|---|---|")
-    print(f"| full recompute, all families, {FIRST:%Y-%m}..{LAST:%Y-%m} | {full['wall_s']:.1f} s "
-          f"| {full['peak_rss_gb']:.1f} GB | target < 30 s, < 6 GB (20M) |")
-    print(f"| one month incremental ({INCREMENTAL_MONTH:%Y-%m}, {inc['window_cases']:,} cases in "
-          f"window) | {inc['wall_s']:.1f} s | {inc['peak_rss_gb']:.1f} GB | target < 3 s |")
-    print("\n| subset: on-time, speed-up, online share by month × agency | wall | ours is |"
-          "\n|---|---|---|")
-    print(f"| xiaoneng (Polars, library clock, merged suspensions) | {ours:.2f} s | — |")
-    for name, val in (("DuckDB SQL", duck), ("pandas", pand), ("PostgreSQL SQL", pg)):
-        if val is not None:
-            print(f"| {name} | {val:.2f} s | {val / ours:.1f}× faster |")
+    print(f"| full recompute, all families, {FIRST:%Y-%m}..{LAST:%Y-%m} | {wall(full)} "
+          f"| {rss(full)} | target < 30 s, < 6 GB (20M) |")
+    window = f"{inc['window_cases']:,}" if inc else "?"
+    print(f"| one month incremental ({INCREMENTAL_MONTH:%Y-%m}, {window} cases in "
+          f"window) | {wall(inc)} | {rss(inc)} | target < 3 s |")
+    print("\n| subset: on-time, speed-up, online share by month × agency | wall | peak RSS "
+          "| ours is |\n|---|---|---|---|")
+    names = {"polars": "xiaoneng (Polars, library clock, merged suspensions)",
+             "duckdb": "DuckDB SQL", "pandas": "pandas", "postgres": "PostgreSQL SQL"}
+    for w in ways:
+        r = sub[w]
+        ratio = "—" if w == "polars" or not (r and ours) else f"{r['wall_s'] / ours:.1f}× faster"
+        print(f"| {names[w]} | {r['wall_s']:.2f} s | {rss(r)} | {ratio} |" if r
+              else f"| {names[w]} | failed | — | — |")
 
 
 if __name__ == "__main__":
