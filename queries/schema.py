@@ -59,6 +59,8 @@ sa.Index("ix_regions_parent", regions.c.parent_code)
 sa.Index("ix_agencies_region", agencies.c.region_code)
 sa.Index("ix_reviews_agency_rated", reviews.c.agency_code, reviews.c.rated_at)
 sa.Index("ix_reviews_case", reviews.c.case_id)
+# the month of reviews behind the 好差评 page (no agency condition): migration 0006
+sa.Index("ix_reviews_rated", reviews.c.rated_at)
 
 load_runs = sa.Table(
     "load_runs",
