@@ -319,8 +319,14 @@ def subset_postgres(t: dict[str, pl.DataFrame], url: str) -> float:
     try:
         raw = engine.raw_connection()
         with raw.cursor() as cur:
+            # the cases table with only the subset's columns (the rest of the contract's
+            # NOT NULL columns are not read by the subset, nor loaded)
+            cases_ddl = ("case_id text PRIMARY KEY, agency_code text, channel text, "
+                         "statutory_days int, promised_days int, limit_unit text, "
+                         "accepted_at timestamp, completed_at timestamp, status text")
             for table, df, ddl in (
-                ("cases", t["cases"], None), ("suspensions", t["suspensions"], None),
+                ("cases", t["cases"].select(SUBSET_CASE_COLUMNS), cases_ddl),
+                ("suspensions", t["suspensions"], None),
                 ("cal", _cal_frame(), "date date, ord int, ord_nat int"),
             ):
                 if ddl is None:
