@@ -24,7 +24,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import polars as pl
@@ -72,6 +75,7 @@ def version() -> str:
 def invalidate() -> None:
     """Drop every cached result now (after an in-app import, job run or calendar edit)."""
     st.cache_data.clear()
+    _forget_prefetches()
 
 
 @st.cache_data(ttl=3600, show_spinner=False)
@@ -224,27 +228,132 @@ def region_codes(filters: Filters) -> list[str] | None:
 @st.cache_data(show_spinner=False, max_entries=512)
 def _values(url: str, ver: str, ids: tuple[str, ...], filters: Filters, grain: str,
             period: str) -> pl.DataFrame:
-    return query.metric_values(_engine(url), list(ids), filters, grain, period)  # type: ignore[arg-type]
+    return _take(("values", url, ver, ids, filters, grain, period),
+                 lambda: query.metric_values(_engine(url), list(ids), filters, grain, period))  # type: ignore[arg-type]
+
+
+def _values_key(ids: list[str] | tuple[str, ...], filters: Filters, grain: str, period: str
+                ) -> tuple:
+    return (_url(), version(), tuple(ids), _enforce(filters), grain, period)
 
 
 def values(ids: list[str] | tuple[str, ...], filters: Filters, grain: str = "city",
            period: str = "month") -> pl.DataFrame:
     """metric_values for the filter's month range (see metrics.query for the columns)."""
-    return _values(_url(), version(), tuple(ids), _enforce(filters), grain, period)
+    return _values(*_values_key(ids, filters, grain, period))
+
+
+def _latest_filters(filters: Filters) -> Filters:
+    m = filters.month_to
+    return filters.with_months(m, m)
+
+
+def _trend_filters(filters: Filters, months: int) -> Filters:
+    start = min(filters.month_from, add_months(filters.month_to, -(months - 1)))
+    return filters.with_months(start, filters.month_to)
 
 
 def latest(ids: list[str] | tuple[str, ...], filters: Filters, grain: str = "city"
            ) -> pl.DataFrame:
     """Values for the last month of the filter (what KPI tiles show)."""
-    m = filters.month_to
-    return values(ids, filters.with_months(m, m), grain)
+    return values(ids, _latest_filters(filters), grain)
 
 
 def trend(ids: list[str] | tuple[str, ...], filters: Filters, grain: str = "city",
           months: int = 12) -> pl.DataFrame:
     """Monthly values over the filter's range, extended back to at least `months` months."""
-    start = min(filters.month_from, add_months(filters.month_to, -(months - 1)))
-    return values(ids, filters.with_months(start, filters.month_to), grain)
+    return values(ids, _trend_filters(filters, months), grain)
+
+
+# ---------------------------------------------------------------------------------------------
+# Prefetch: a page's independent reads side by side
+#
+# A page asks for its frames one after another (KPI tiles, a trend, a unit table, a list), and
+# at 20 million cases each read costs the database 0.1-1 s: in sequence they add up to seconds.
+# `prefetch` starts the reads a page is about to make on a small thread pool; when the page
+# then calls the ordinary function, its cache-miss body takes the running read's result
+# instead of starting the same query again (`_take`). Only the query layer runs in the
+# workers (metrics.query / queries.views with an engine resolved here): no st.* call, no
+# session. The key of a prefetched read is exactly the key of the cached function it feeds
+# (database, data version, scoped filters, arguments), so a read never serves another user's
+# scope or an older data version. Keys computed recently are remembered (`_COMPUTED`), so a
+# warm rerun, which the Streamlit cache serves, does not query the database again for nothing.
+
+PREFETCH_THREADS = 3
+PREFETCH_TTL_S = 120.0  # a read nobody took (the page stopped early) is dropped after this
+_PREFETCH_POOL = ThreadPoolExecutor(max_workers=PREFETCH_THREADS, thread_name_prefix="prefetch")
+_PREFETCHED: dict[tuple, tuple[float, Future]] = {}
+_COMPUTED: OrderedDict[tuple, None] = OrderedDict()
+_COMPUTED_MAX = 4096
+_PF_LOCK = threading.Lock()
+
+
+@dataclasses.dataclass(frozen=True)
+class Read:
+    """One read a page will make, for `prefetch`: the cached function's key and its work."""
+
+    key: tuple
+    work: Callable[[], Any]
+
+
+def _take(key: tuple, compute: Callable[[], Any]) -> Any:
+    """The body of a cached read: the prefetched result of `key` if one was started, else
+    `compute()` here. Either way `key` is remembered as computed (the cache now holds it)."""
+    with _PF_LOCK:
+        started = _PREFETCHED.pop(key, None)
+    value = started[1].result() if started is not None else compute()
+    with _PF_LOCK:
+        _COMPUTED[key] = None
+        _COMPUTED.move_to_end(key)
+        while len(_COMPUTED) > _COMPUTED_MAX:
+            _COMPUTED.popitem(last=False)
+    return value
+
+
+def _forget_prefetches() -> None:
+    with _PF_LOCK:
+        _PREFETCHED.clear()
+        _COMPUTED.clear()
+
+
+def prefetch(*reads: Read | None) -> None:
+    """Start `reads` side by side unless they were computed recently or are running already.
+
+    Call at the top of a page with the reads it will make (`values_read`, `latest_read`,
+    `trend_read`, `view_read`); the page then calls the ordinary functions in its own order.
+    """
+    now = time.monotonic()
+    with _PF_LOCK:
+        for key, (t0, _) in list(_PREFETCHED.items()):
+            if now - t0 > PREFETCH_TTL_S:
+                del _PREFETCHED[key]
+        for r in reads:
+            if r is None or r.key in _COMPUTED or r.key in _PREFETCHED:
+                continue
+            _PREFETCHED[r.key] = (now, _PREFETCH_POOL.submit(r.work))
+
+
+def values_read(ids: list[str] | tuple[str, ...], filters: Filters | None, grain: str = "city",
+                period: str = "month") -> Read | None:
+    """The read behind `values(ids, filters, grain, period)`, for `prefetch`."""
+    if filters is None:
+        return None
+    url, ver, ids_, scoped, grain_, period_ = _values_key(ids, filters, grain, period)
+    eng = _engine(url)
+    return Read(("values", url, ver, ids_, scoped, grain_, period_),
+                lambda: query.metric_values(eng, list(ids_), scoped, grain_, period_))  # type: ignore[arg-type]
+
+
+def latest_read(ids: list[str] | tuple[str, ...], filters: Filters | None, grain: str = "city"
+                ) -> Read | None:
+    """The read behind `latest(ids, filters, grain)`, for `prefetch`."""
+    return values_read(ids, _latest_filters(filters), grain) if filters else None
+
+
+def trend_read(ids: list[str] | tuple[str, ...], filters: Filters | None, grain: str = "city",
+               months: int = 12) -> Read | None:
+    """The read behind `trend(ids, filters, grain, months)`, for `prefetch`."""
+    return values_read(ids, _trend_filters(filters, months), grain) if filters else None
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -280,13 +389,30 @@ def case_list(metric_id: str, filters: Filters, page: int = 1, page_size: int = 
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def _view(url: str, ver: str, name: str, filters: Filters | None, args: tuple) -> Any:
+    return _take(("view", url, ver, name, filters, args), _view_work(url, ver, name, filters, args))
+
+
+def _view_work(url: str, ver: str, name: str, filters: Filters | None, args: tuple
+               ) -> Callable[[], Any]:
+    """The query of a `_view` read, with the engine and region subtree resolved here (in the
+    script thread: both come from Streamlit caches), so a prefetch worker runs only SQL."""
     eng = _engine(url)
     fn = getattr(views, name)
     if filters is None:
-        return fn(eng, *args)
+        return lambda: fn(eng, *args)
     sub = FilterOptions.subtree(_options(url, ver), filters.region_code)
     codes = sorted(sub) if sub is not None else None
-    return fn(eng, filters, codes, *args)
+    return lambda: fn(eng, filters, codes, *args)
+
+
+def view_read(name: str, filters: Filters | None, *args: Any) -> Read | None:
+    """The read behind a scoped list or distribution of `queries.views` (`review_levels`,
+    `used_days_histogram`, `overdue_cases` …) called with `filters` and `args`, for `prefetch`."""
+    if filters is None:
+        return None
+    url, ver, scoped = _url(), version(), _enforce(filters)
+    return Read(("view", url, ver, name, scoped, tuple(args)),
+                _view_work(url, ver, name, scoped, tuple(args)))
 
 
 def warnings(filters: Filters) -> tuple[pl.DataFrame, int]:

@@ -8,6 +8,13 @@ from dashboard.shell import page_setup
 
 ctx = page_setup("page_cards")
 f = ctx.filters
+data.prefetch(  # every read below, started side by side
+    data.view_read("cards_list", f, ("yellow", "red"), None, None, 500),
+    data.view_read("warnings_list", f),
+    data.latest_read(panels.CARD_KPIS, f),
+    data.values_read(["yellow_cards", "red_cards"], panels.unit_filters(f, "region"), "region"),
+    data.trend_read(["yellow_cards", "red_cards", "revoked_cards"], f),
+)
 
 now = data.latest(panels.CARD_KPIS, f)
 kpi_row(now, panels.CARD_KPIS, ctx.period_label, per_row=5)

@@ -8,6 +8,13 @@ from dashboard.shell import page_setup
 
 ctx = page_setup("page_online")
 f = ctx.filters
+ol_grain = st.session_state.get("ol_grain") or "region"
+data.prefetch(  # every read below, started side by side
+    data.values_read(panels.ONLINE_UNIT, panels.unit_filters(f, ol_grain), ol_grain),
+    data.latest_read(panels.ONLINE_KPIS, f),
+    data.trend_read(["accepted"], f, "channel"),
+    data.latest_read(panels.CATALOGUE_KPIS, f),
+)
 
 kpi_row(data.latest(panels.ONLINE_KPIS, f), panels.ONLINE_KPIS, ctx.period_label)
 st.plotly_chart(panels.channel_mix_figure(f), key="channel_mix")

@@ -8,6 +8,16 @@ from dashboard.shell import page_setup
 
 ctx = page_setup("page_reviews")
 f = ctx.filters
+# every read below, started side by side (the raw-review distributions first)
+data.prefetch(
+    data.view_read("review_levels", f),
+    data.view_read("rectification_status", f),
+    data.view_read("bad_review_tags", f),
+    data.view_read("cards_list", f, ("yellow",), "review", True, 500),
+    data.latest_read(panels.REVIEW_KPIS, f),
+    data.latest_read(["reviews"], f, "channel"),
+    data.trend_read(["good_review_rate", "bad_review_rate"], f),
+)
 
 kpi_row(data.latest(panels.REVIEW_KPIS, f), panels.REVIEW_KPIS, ctx.period_label)
 

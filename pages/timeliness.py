@@ -8,6 +8,16 @@ from dashboard.shell import page_setup
 
 ctx = page_setup("page_timeliness")
 f = ctx.filters
+# every read below, started side by side (the longest first)
+tl_grain = st.session_state.get("tl_grain") or "region"
+data.prefetch(
+    data.view_read("overdue_cases", f, f.month_to, 200),
+    data.values_read(panels.TIMELINESS_UNIT, panels.unit_filters(f, tl_grain), tl_grain),
+    data.latest_read(panels.TIMELINESS_KPIS, f),
+    data.view_read("used_days_histogram", f),
+    data.trend_read(["on_time_rate"], f),
+    data.latest_read(["overdue"], f),
+)
 
 kpi_row(data.latest(panels.TIMELINESS_KPIS, f), panels.TIMELINESS_KPIS, ctx.period_label)
 

@@ -95,9 +95,18 @@ def fact_months(engine: Engine) -> list[dt.date]:
     """The months that have case facts (what the month filter can offer), ascending."""
     if not _has_schema(engine):
         return []
+    # A loose index scan: each step asks the primary key (month first) for the next month, a
+    # few dozen look-ups instead of reading all fact rows for DISTINCT (0.2-0.5 s at 685k rows,
+    # paid by the shell of every first render after a data change).
     cf = schema.case_facts
+    step = sa.select(cf.c.month).order_by(cf.c.month).limit(1)
+    walk = sa.select(step.scalar_subquery().label("month")).cte("months", recursive=True)
+    walk = walk.union_all(
+        sa.select(step.where(cf.c.month > walk.c.month).scalar_subquery())
+        .where(walk.c.month.is_not(None)))
+    stmt = sa.select(walk.c.month).where(walk.c.month.is_not(None)).order_by(walk.c.month)
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(cf.c.month).distinct().order_by(cf.c.month)).scalars().all()
+        rows = conn.execute(stmt).scalars().all()
     return [r if isinstance(r, dt.date) else dt.date.fromisoformat(str(r)[:10]) for r in rows]
 
 

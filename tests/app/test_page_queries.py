@@ -85,3 +85,13 @@ def test_metric_values_with_shared_and_concurrent_reads_equal_one_metric_at_a_ti
         alone = pl.concat([metric_values(eng, [i], f, grain) for i in ids])
         assert together.equals(alone), grain
         assert together.filter(pl.col("metric_id") == "p90_used_days")["value"].drop_nulls().len()
+
+
+def test_fact_months_by_index_steps_are_the_distinct_fact_months(demo_url, empty_url):
+    eng = make_engine(demo_url)
+    cf = schema.case_facts
+    with eng.connect() as conn:
+        distinct = [dt.date.fromisoformat(str(m)[:10]) for m in conn.execute(
+            sa.select(cf.c.month).distinct().order_by(cf.c.month)).scalars()]
+    assert views.fact_months(eng) == distinct and len(distinct) >= 5
+    assert views.fact_months(make_engine(empty_url)) == []
