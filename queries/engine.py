@@ -75,17 +75,25 @@ def check_connection(engine: Engine) -> None:
 
 
 def analyze(engine: Engine, tables: Iterable[str]) -> None:
-    """Refresh the planner's statistics of `tables` after a bulk write.
+    """Refresh the planner's statistics of `tables` after a bulk write (PostgreSQL: VACUUM too).
 
     Why: a bulk load or a job rewrites millions of rows at once; until statistics are taken
     (autovacuum may be off, or lag behind), PostgreSQL plans the dashboard's fact queries from
-    stale or empty statistics and can pick nested loops over millions of rows. SQLite's planner
-    gets the same from `ANALYZE`. Table names come from the schema, never from input.
+    stale or empty statistics and can pick nested loops over millions of rows. VACUUM also
+    clears the rows a job's replace left dead and sets the visibility map, without which no
+    read is index-only. It cannot run inside a transaction, hence the autocommit connection.
+    SQLite's planner gets its statistics from `ANALYZE`. Table names come from the schema,
+    never from input.
     """
     names = list(tables)
     if not names:
         return
     preparer = engine.dialect.identifier_preparer
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for name in names:
+                conn.exec_driver_sql(f"VACUUM (ANALYZE) {preparer.quote(name)}")
+        return
     with engine.begin() as conn:
         for name in names:
             conn.exec_driver_sql(f"ANALYZE {preparer.quote(name)}")

@@ -27,6 +27,11 @@ def _insert(conn: Connection, table: sa.Table, df: pl.DataFrame) -> int:
     if df.is_empty():
         return 0
     df = df.select([c.name for c in table.columns if c.name in df.columns])
+    # Rows in primary-key order (month first): a month's facts then sit together on disk, so a
+    # page reading one month touches ~1/34 of the table instead of pages spread over all of it.
+    key = [c.name for c in table.primary_key.columns if c.name in df.columns]
+    if key:
+        df = df.sort(key, nulls_last=True)
     if is_postgres(conn.engine):
         import io
 

@@ -105,7 +105,7 @@ def test_a_failed_run_leaves_the_previous_facts_intact_and_is_recorded(loaded, m
     assert sorted(statuses) == ["failed", "ok"]
 
 
-def test_a_load_and_a_job_leave_planner_statistics_on_postgresql(pg_engine):
+def test_a_load_and_a_job_leave_planner_statistics_and_a_vacuumed_table_on_postgresql(pg_engine):
     """Without ANALYZE after a bulk write, PostgreSQL plans the dashboard's queries from empty
     statistics (reltuples = -1 means 'never analysed' since PostgreSQL 14)."""
     seed_official(pg_engine, 2024, 2026)
@@ -123,3 +123,8 @@ def test_a_load_and_a_job_leave_planner_statistics_on_postgresql(pg_engine):
     with pg_engine.connect() as conn:
         facts = conn.execute(sa.select(sa.func.count()).select_from(schema.case_facts)).scalar()
     assert reltuples("case_facts") == facts > 0
+    # VACUUM ran too: the visibility map is set, so reads of the facts can be index-only
+    with pg_engine.connect() as conn:
+        visible = conn.execute(sa.text(
+            "SELECT relallvisible FROM pg_class WHERE relname = 'case_facts'")).scalar_one()
+    assert visible > 0
