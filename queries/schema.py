@@ -61,6 +61,10 @@ sa.Index("ix_reviews_agency_rated", reviews.c.agency_code, reviews.c.rated_at)
 sa.Index("ix_reviews_case", reviews.c.case_id)
 # the month of reviews behind the 好差评 page (no agency condition): migration 0006
 sa.Index("ix_reviews_rated", reviews.c.rated_at)
+# open 差评 (bad reviews not yet rectified) for the bulletin and the 好差评 page: migration 0007
+sa.Index("ix_reviews_bad_rated", reviews.c.rated_at,
+         postgresql_where=reviews.c.level <= 2, sqlite_where=reviews.c.level <= 2,
+         postgresql_include=["agency_code", "rectified_at", "appeal_upheld"])
 
 load_runs = sa.Table(
     "load_runs",
