@@ -22,7 +22,7 @@ from metrics.cards import CARD_COLUMNS, card_facts, case_cards, clock_cases, war
 from metrics.settings import Settings
 from queries import facts_store, inputs
 from queries.audit import AuditHook
-from queries.case_sources import CaseSource, DatabaseSource, FrameSource, Slice, iter_slices
+from queries.case_sources import CaseSource, DatabaseSource, FrameSource, iter_slices
 from queries.errors import XiaonengError
 from queries.extracts import add_months
 from queries.schema import GRAIN
@@ -157,15 +157,11 @@ def compute_source(
     be_months = sorted({*months, previous_month(months[0])})
     ref = source.reference()
     input_rows = {k: v.height for k, v in ref.items()}
-    if months_per_slice > 0:
-        heads = source.bundle_heads().lazy()
-        slices = iter_slices(source, months_per_slice)
-    else:
-        heads = None
-        slices = iter([source.slice([Slice(None, None)], 0)])
+    # One slice finds each bundle's first case itself; several need them found over all cases.
+    heads = source.bundle_heads().lazy() if months_per_slice > 0 else None
     totals: dict[str, pl.DataFrame | None] = dict.fromkeys(_ADDITIVE_KEYS)
     lists: dict[str, list[pl.DataFrame]] = {"cards": [], "warnings": []}
-    for tables in slices:
+    for tables in iter_slices(source, months_per_slice):
         for k in ("cases", "suspensions", "reviews"):
             input_rows[k] = input_rows.get(k, 0) + tables[k].height
         part = slice_frames(tables, months, be_months, as_of, settings, calendar, heads)

@@ -60,9 +60,21 @@ def plan_slices(first: dt.date | None, last: dt.date | None, months_per_slice: i
     return [Slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=False)]
 
 
+def chunk_key() -> pl.Expr:
+    """The moment a case is sliced on: its acceptance, or its submission if never accepted."""
+    return pl.coalesce("accepted_at", "submitted_at")
+
+
+def _key_month_bounds(cases: pl.LazyFrame) -> tuple[dt.date, dt.date] | None:
+    """First and last month of the chunk key over `cases` (None when there are none)."""
+    row = cases.select(chunk_key().min().alias("lo"), chunk_key().max().alias("hi")).collect()
+    lo, hi = row["lo"][0], row["hi"][0]
+    return None if lo is None else (lo.date().replace(day=1), hi.date().replace(day=1))
+
+
 def slice_expr(s: Slice) -> pl.Expr:
     """Polars predicate: the case's chunk key is in the slice."""
-    key = pl.coalesce("accepted_at", "submitted_at")
+    key = chunk_key()
     cond = pl.lit(True)
     if s.lo is not None:
         cond = cond & (key >= s.lo)
@@ -73,7 +85,7 @@ def slice_expr(s: Slice) -> pl.Expr:
 
 def slice_number(plan: Sequence[Slice]) -> pl.Expr:
     """Index in `plan` of the slice holding the case (its chunk key's slice)."""
-    key = pl.coalesce("accepted_at", "submitted_at")
+    key = chunk_key()
     expr = pl.lit(len(plan) - 1, dtype=pl.UInt32)
     for i in range(len(plan) - 2, -1, -1):
         expr = pl.when(key < plan[i].hi).then(pl.lit(i, dtype=pl.UInt32)).otherwise(expr)
@@ -135,10 +147,6 @@ class CaseSource(Protocol):
     def cases_of_items(self, item_codes: Sequence[str]) -> dict[str, pl.DataFrame]: ...
 
 
-def _be_item_codes(items: pl.DataFrame) -> list[str]:
-    return items.filter(pl.col("be_indicator").is_not_null())["item_code"].to_list()
-
-
 class FrameSource:
     """Contract tables already in memory."""
 
@@ -151,9 +159,7 @@ class FrameSource:
         return {n: self.tables[n] for n in REFERENCE_TABLES}
 
     def key_month_bounds(self) -> tuple[dt.date, dt.date] | None:
-        key = self.tables["cases"].select(pl.coalesce("accepted_at", "submitted_at").alias("k"))
-        lo, hi = key["k"].min(), key["k"].max()
-        return None if lo is None else (lo.date().replace(day=1), hi.date().replace(day=1))
+        return _key_month_bounds(self.tables["cases"].lazy())
 
     def slice(self, plan: Sequence[Slice], i: int) -> dict[str, pl.DataFrame]:
         if len(plan) == 1:
@@ -201,10 +207,7 @@ class ParquetSource:
         return {n: pl.read_parquet(self.dir / f"{n}.parquet") for n in REFERENCE_TABLES}
 
     def key_month_bounds(self) -> tuple[dt.date, dt.date] | None:
-        k = self._scan("cases").select(pl.coalesce("accepted_at", "submitted_at").alias("k"))
-        row = k.select(pl.col("k").min().alias("lo"), pl.col("k").max().alias("hi")).collect()
-        lo, hi = row["lo"][0], row["hi"][0]
-        return None if lo is None else (lo.date().replace(day=1), hi.date().replace(day=1))
+        return _key_month_bounds(self._scan("cases"))
 
     def slice(self, plan: Sequence[Slice], i: int) -> dict[str, pl.DataFrame]:
         if self._reviews is None or self._plan != plan:
@@ -309,8 +312,9 @@ class DatabaseSource:
 
 
 def iter_slices(source: CaseSource, months_per_slice: int) -> Iterator[dict[str, pl.DataFrame]]:
-    """Every slice of `source`, in order; together they hold every case and review once."""
-    bounds = source.key_month_bounds()
+    """Every slice of `source`, in order; together they hold every case and review once.
+    `months_per_slice` ≤ 0: one slice holding everything."""
+    bounds = source.key_month_bounds() if months_per_slice > 0 else None
     plan = plan_slices(*(bounds or (None, None)), months_per_slice)
     for i in range(len(plan)):
         yield source.slice(plan, i)
