@@ -50,6 +50,23 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture
+def demo_copy_url(demo_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A private copy of the demo database as DATABASE_URL, for tests that write to it; the
+    app's caches are dropped before and after so no result of another database leaks in."""
+    import shutil
+
+    from dashboard import data
+
+    dst = tmp_path / "demo_copy.db"
+    shutil.copy(demo_url.removeprefix("sqlite:///"), dst)
+    url = f"sqlite:///{dst}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    data.invalidate()
+    yield url
+    data.invalidate()
+
+
+@pytest.fixture
 def demo_app(demo_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
     monkeypatch.setenv("DATABASE_URL", demo_url)
     yield AppTest.from_file(ENTRY, default_timeout=120)

@@ -8,8 +8,6 @@ covered by tests/security.)
 from __future__ import annotations
 
 import datetime as dt
-import shutil
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -20,10 +18,7 @@ from tests.app.conftest import ENTRY, page_path
 
 
 @pytest.fixture
-def supervisor_app(demo_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    copy = tmp_path / "demo_copy.db"
-    shutil.copy(demo_url.removeprefix("sqlite:///"), copy)
-    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{copy}")
+def supervisor_app(demo_copy_url: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("XIAONENG_DEMO_ROLE", "supervisor")
     at = AppTest.from_file(ENTRY, default_timeout=180)
     at.run()

@@ -7,7 +7,11 @@ from collections.abc import Iterator
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import ENTRY, demo_url  # noqa: F401  (session-scoped demo database)
+from tests.app.conftest import (  # noqa: F401  (the demo database and a private copy)
+    ENTRY,
+    demo_copy_url,
+    demo_url,
+)
 from xiaoneng.authz import User
 
 COUNTY_A, COUNTY_B = "331202", "331203"  # 鉴湖区, 望江区 in the demo data

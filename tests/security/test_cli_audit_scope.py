@@ -4,7 +4,6 @@ with the settings stored in the database, `export --as-user` is scoped, gated an
 from __future__ import annotations
 
 import json
-import shutil
 
 import polars as pl
 import pytest
@@ -17,15 +16,11 @@ PW = "correct horse battery"
 
 
 @pytest.fixture
-def demo_copy(demo_url, tmp_path, monkeypatch):
-    """A private copy of the demo database as DATABASE_URL (these tests write to it)."""
+def demo_copy(demo_copy_url):
+    """An engine on a private copy of the demo database (these tests write to it)."""
     from queries.engine import make_engine
 
-    dst = tmp_path / "copy.db"
-    shutil.copy(demo_url.removeprefix("sqlite:///"), dst)
-    url = f"sqlite:///{dst}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    engine = make_engine(url)
+    engine = make_engine(demo_copy_url)
     yield engine
     engine.dispose()
 

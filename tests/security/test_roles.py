@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 
 import polars as pl
 import pytest
@@ -15,28 +14,13 @@ from xiaoneng.authz import PermissionDenied
 MONTH = dt.date(2025, 6, 1)
 
 
-@pytest.fixture
-def demo_copy_env(demo_url, tmp_path, monkeypatch):
-    """A private copy of the demo database (these tests write to it)."""
-    src = demo_url.removeprefix("sqlite:///")
-    dst = tmp_path / "copy.db"
-    shutil.copy(src, dst)
-    url = f"sqlite:///{dst}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    from dashboard import data
-
-    data.invalidate()
-    yield url
-    data.invalidate()
-
-
 def _engine(url):
     from queries.engine import make_engine
 
     return make_engine(url)
 
 
-def test_only_the_supervisor_runs_jobs_and_the_run_is_audited(demo_copy_env) -> None:
+def test_only_the_supervisor_runs_jobs_and_the_run_is_audited(demo_copy_url) -> None:
     from dashboard import admin
     from queries import audit
 
@@ -44,12 +28,12 @@ def test_only_the_supervisor_runs_jobs_and_the_run_is_audited(demo_copy_env) -> 
         with pytest.raises(PermissionDenied):
             admin.run_job([MONTH], dt.datetime(2025, 6, 30, 18), USERS[who])
     admin.run_job([MONTH], dt.datetime(2025, 6, 30, 18), USERS["supervisor"])
-    log = audit.entries(_engine(demo_copy_env), action="job_run")
+    log = audit.entries(_engine(demo_copy_url), action="job_run")
     assert log.height == 1 and log["username"][0] == "t-supervisor"
     assert '"ok": true' in log["detail"][0] and "2025-06" in log["detail"][0]
 
 
-def test_settings_change_is_validated_and_audited_with_before_and_after(demo_copy_env) -> None:
+def test_settings_change_is_validated_and_audited_with_before_and_after(demo_copy_url) -> None:
     from dashboard import admin, data
     from queries import audit
     from queries.errors import XiaonengError
@@ -61,11 +45,11 @@ def test_settings_change_is_validated_and_audited_with_before_and_after(demo_cop
     diff = admin.save_settings({"top_n": 5, "warn_days": 1}, USERS["supervisor"])
     assert diff == {"top_n": (3, 5)}  # warn_days unchanged: not recorded
     assert data.settings_in_force().top_n == 5
-    row = audit.entries(_engine(demo_copy_env), action="settings").row(0, named=True)
+    row = audit.entries(_engine(demo_copy_url), action="settings").row(0, named=True)
     assert '"before": {"top_n": 3}' in row["detail"] and '"after": {"top_n": 5}' in row["detail"]
 
 
-def test_calendar_edit_is_supervisor_only_and_audited(demo_copy_env) -> None:
+def test_calendar_edit_is_supervisor_only_and_audited(demo_copy_url) -> None:
     from dashboard import admin, data
     from queries import audit
 
@@ -74,11 +58,11 @@ def test_calendar_edit_is_supervisor_only_and_audited(demo_copy_env) -> None:
     with pytest.raises(PermissionDenied):
         admin.save_calendar(edited, days, USERS["leader"])
     assert admin.save_calendar(edited, days, USERS["supervisor"]) == 1
-    row = audit.entries(_engine(demo_copy_env), action="calendar").row(0, named=True)
+    row = audit.entries(_engine(demo_copy_url), action="calendar").row(0, named=True)
     assert '"is_workday": false' in row["detail"] and '"is_workday": true' in row["detail"]
 
 
-def test_publish_button_only_for_the_supervisor(demo_copy_env) -> None:
+def test_publish_button_only_for_the_supervisor(demo_copy_url) -> None:
     for who, sees in (("leader", False), ("analyst", False), ("supervisor", True)):
         at = app_as(USERS[who]).run()
         at.switch_page(page_path("bulletin")).run()
@@ -87,7 +71,7 @@ def test_publish_button_only_for_the_supervisor(demo_copy_env) -> None:
         assert any(b.label == "发布" for b in at.button) is sees, who
 
 
-def test_data_admin_tabs_follow_the_role(demo_copy_env) -> None:
+def test_data_admin_tabs_follow_the_role(demo_copy_url) -> None:
     at = app_as(USERS["admin"]).run()
     assert not at.exception
     # the admin reads no case data: only 数据管理 and 指标口径 are registered
@@ -107,7 +91,7 @@ def test_data_admin_tabs_follow_the_role(demo_copy_env) -> None:
     assert not any(b.label == "创建" for b in lead.button)
 
 
-def test_export_is_refused_to_roles_without_it(demo_copy_env, monkeypatch) -> None:
+def test_export_is_refused_to_roles_without_it(demo_copy_url, monkeypatch) -> None:
     import dashboard.auth
     from dashboard import panels
     from queries.extracts import Filters
@@ -123,10 +107,10 @@ def test_export_is_refused_to_roles_without_it(demo_copy_env, monkeypatch) -> No
                 panels.case_export("accepted", Filters(MONTH, MONTH), "numerator", "csv")
 
 
-def test_login_form_signs_in_and_audits(demo_copy_env) -> None:
+def test_login_form_signs_in_and_audits(demo_copy_url) -> None:
     from queries import accounts_store, audit
 
-    eng = _engine(demo_copy_env)
+    eng = _engine(demo_copy_url)
     accounts_store.create_account(eng, "zhang", "unit", "a long password", regions=["331202"])
     at = app_as(None).run()
     assert at.title[0].value == "登录"
@@ -143,7 +127,7 @@ def test_login_form_signs_in_and_audits(demo_copy_env) -> None:
     assert list(log["action"][:2]) == ["login", "login_failed"]
 
 
-def test_idle_session_expires(demo_copy_env) -> None:
+def test_idle_session_expires(demo_copy_url) -> None:
     from dashboard.auth import LOGIN_AT_KEY, SEEN_KEY
 
     at = app_as(USERS["leader"])
@@ -155,7 +139,7 @@ def test_idle_session_expires(demo_copy_env) -> None:
     assert any("过期" in w.value for w in at.warning)
 
 
-def test_demo_mode_signs_in_the_demo_leader(demo_copy_env, monkeypatch) -> None:
+def test_demo_mode_signs_in_the_demo_leader(demo_copy_url, monkeypatch) -> None:
     monkeypatch.setenv("XIAONENG_DEMO", "1")
     at = app_as(None).run()
     assert at.session_state["_xn_user"].role == "leader"

@@ -66,22 +66,15 @@ def _engine(url):
 
 
 @pytest.fixture
-def sso_db(demo_url, tmp_path, monkeypatch):
+def sso_db(demo_copy_url):
     """A private copy of the demo database with an SSO-only unit account."""
-    import shutil
-
     from dashboard import data
 
-    dst = tmp_path / "copy.db"
-    shutil.copy(demo_url.removeprefix("sqlite:///"), dst)
-    url = f"sqlite:///{dst}"
-    monkeypatch.setenv("DATABASE_URL", url)
-    engine = _engine(url)
+    engine = _engine(demo_copy_url)
     _erin(engine)
     data.invalidate()
     yield engine
     engine.dispose()
-    data.invalidate()
 
 
 def test_login_page_offers_sso_when_auth_is_configured(sso_db) -> None:
