@@ -21,7 +21,7 @@ from queries import schema
 
 @dataclass(frozen=True)
 class DataStatus:
-    """A snapshot of what is loaded; `version` changes whenever a load or job changes data."""
+    """A snapshot of what is loaded (the caches' data version is queries.views.data_version)."""
 
     table_rows: dict[str, int]
     last_load: dict[str, Any] | None
@@ -34,11 +34,6 @@ class DataStatus:
     @property
     def empty(self) -> bool:
         return not self.has_cases
-
-    @property
-    def version(self) -> str:
-        last = self.last_load or {}
-        return f"{last.get('load_id', '-')}:{self.table_rows.get('cases', 0)}"
 
 
 # Above this estimated size a PostgreSQL table's row count is the planner's estimate.
