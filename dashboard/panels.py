@@ -374,8 +374,8 @@ def case_timeline(case_id: str) -> None:
 
 REVIEW_KPIS: list[str] = [
     "reviews", "good_review_rate", "bad_review_rate", "review_score",
-    "review_participation_rate", "review_coverage_rate", "bad_review_callback_rate",
-    "bad_review_rectified_rate",
+    "review_participation_rate", "actual_review_rate", "review_coverage_rate",
+    "bad_review_callback_rate", "bad_review_rectified_rate",
 ]
 
 

@@ -120,18 +120,40 @@ def _workday_lag_ok(
     return rows.with_columns((lag <= lag_days).alias(out))
 
 
+def reviewed_cases(reviews: pl.LazyFrame) -> pl.LazyFrame:
+    """case_id of every case with a valid review, and whether one of them is active.
+
+    `__actively` (实际评价率, metrics.md §7) is true when at least one valid review of the case
+    was given by the applicant rather than recorded as the system's default rating.
+    """
+    return (
+        reviews.filter(~pl.col("appeal_upheld").fill_null(False)
+                       & pl.col("case_id").is_not_null())
+        .group_by("case_id")
+        .agg(pl.col("active").fill_null(False).any().alias("__actively"))
+    )
+
+
 def completion_measures(
     clocked: pl.LazyFrame,
-    reviewed_case_ids: pl.LazyFrame,
+    reviewed: pl.LazyFrame,
     calendar: object,
     months: list[dt.date],
     settings: Settings,
 ) -> pl.LazyFrame:
-    """Measures of the month of completion, from `completed_clock` rows."""
+    """Measures of the month of completion, from `completed_clock` rows.
+
+    `reviewed` is `reviewed_cases(reviews)`: one row per case with a valid review.
+    """
     rows = clocked.with_columns(month_of("completed_at").alias("month")).filter(
         pl.col("month").is_in(months)
     )
-    rows = flag_membership(rows, reviewed_case_ids.select("case_id"), "case_id", "__reviewed")
+    # One narrow join for both review flags, attached positionally (see flag_membership).
+    flags = rows.select("case_id").join(
+        reviewed.select("case_id", pl.lit(True).alias("__reviewed"), "__actively"),
+        on="case_id", how="left", maintain_order="left",
+    ).select(pl.col("__reviewed").fill_null(False), pl.col("__actively").fill_null(False))
+    rows = pl.concat([rows, flags], how="horizontal")
     rows = _workday_lag_ok(rows, calendar, "completed_at", "reported_at",
                            settings.report_lag_days, "__timely")
     stat, prom, used = pl.col("statutory_days"), pl.col("promised_days"), pl.col("used_wd")
@@ -152,7 +174,8 @@ def completion_measures(
             "completed_overdue": has_deadline & ~pl.col("on_time"),
             "e_result_known": pl.col("e_result").is_not_null(),
             "e_result_yes": pl.col("e_result").fill_null(False),
-            "completed_reviewed": pl.col("__reviewed").fill_null(False),
+            "completed_reviewed": pl.col("__reviewed"),
+            "completed_actively_reviewed": pl.col("__actively"),
             "case_report_known": pl.col("reported_at").is_not_null(),
             "case_report_timely": pl.col("__timely").fill_null(False),
         },
@@ -274,15 +297,10 @@ def case_facts(
         done = completed_clock(cases, suspensions, calendar, settings, as_of)
     else:
         done = clocked.filter(pl.col("is_done"))
-    reviewed = (
-        reviews.filter(~pl.col("appeal_upheld").fill_null(False) & pl.col("case_id").is_not_null())
-        .select("case_id")
-        .unique()
-    )
     facts = combine(
         [
             intake_measures(cases, months, settings, bundle_heads),
-            completion_measures(done, reviewed, calendar, months, settings),
+            completion_measures(done, reviewed_cases(reviews), calendar, months, settings),
             snapshot_measures(cases, suspensions, calendar, months, settings, as_of),
         ]
     )

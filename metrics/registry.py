@@ -131,6 +131,9 @@ MEASURES: tuple[Measure, ...] = (
        "completed cases with e_result"),
     _m("completed_reviewed", CF, "已评价办结件数", "completed and reviewed", COMP,
        "completed cases with at least one valid review (as of the run)"),
+    _m("completed_actively_reviewed", CF, "实际评价办结件数", "completed and actively reviewed",
+       COMP, "completed cases with at least one valid active review (not a system default "
+             "rating)"),
     _m("case_report_known", CF, "汇聚时间已知办件数", "cases with reported_at", COMP,
        "completed cases with reported_at not null"),
     _m("case_report_timely", CF, "及时汇聚办件数", "cases reported in time", COMP,
@@ -381,6 +384,13 @@ METRICS: tuple[Metric, ...] = (
            definition_zh="当月办结且有至少一条有效评价的办件数 / 当月办结件数",
            definition_en="Cases completed in the month with ≥ 1 valid review / cases completed.",
            source=HCP),
+    Metric("actual_review_rate", "实际评价率", "Actual review rate", "reviews", "share",
+           ("completed_actively_reviewed",), ("completed",), unit="%", fmt="pct",
+           definition_zh="当月办结且有至少一条群众主动作出的有效评价（不含系统默认评价）的办件数 / "
+                         "当月办结件数",
+           definition_en="Cases completed in the month with ≥ 1 valid active review (not a "
+                         "system default rating) / cases completed.",
+           source=HCP + "; 衡阳 二十六 (群众实际评价率)"),
     Metric("review_coverage_rate", "评价覆盖率", "Review coverage rate", "reviews", "coverage",
            ("reviews_valid",), ("accepted", "completed"), unit="%", fmt="pct",
            definition_zh="有至少一条有效评价的单位（或事项）数 / 有办件的单位（或事项）数",

@@ -444,13 +444,13 @@ def _late(by: dt.date | None = None) -> sa.ColumnElement[bool]:
     return sa.exists(sa.select(sa.literal(1)).select_from(schema.cards).where(*conds))
 
 
-def _valid_review() -> sa.ColumnElement[bool]:
+def _valid_review(active: bool = False) -> sa.ColumnElement[bool]:
+    """The case has a valid review (an active one — not a system default rating — if `active`)."""
     r = schema.reviews.c
-    return sa.exists(
-        sa.select(sa.literal(1)).select_from(schema.reviews).where(
-            r.case_id == _c.case_id, sa.func.coalesce(r.appeal_upheld, sa.false()) == sa.false()
-        )
-    )
+    conds = [r.case_id == _c.case_id, sa.func.coalesce(r.appeal_upheld, sa.false()) == sa.false()]
+    if active:
+        conds.append(r.active.is_(True))
+    return sa.exists(sa.select(sa.literal(1)).select_from(schema.reviews).where(*conds))
 
 
 def _accepted_share(hit: Callable[[RuleContext], sa.ColumnElement[bool]]) -> CaseRule:
@@ -495,6 +495,9 @@ CASE_RULES: dict[str, CaseRule] = {
     ),
     "review_participation_rate": CaseRule(
         "cases", _completed_in, lambda x: _valid_review(), "completed_at",
+    ),
+    "actual_review_rate": CaseRule(
+        "cases", _completed_in, lambda x: _valid_review(active=True), "completed_at",
     ),
     "yellow_cards": CaseRule(
         "cards", lambda x: sa.and_(_k.month == x.month, _k.kind == "yellow"), None, "issued_on"

@@ -131,6 +131,8 @@ CASE_MEASURES: tuple[str, ...] = (
     "case_report_known", "case_report_timely",
     # month-end snapshot (as of the month's last moment, or the as-of time)
     "in_progress_eom", "overdue_open_eom", "warnings_eom",
+    # completion, added by migration 0009 (a new column goes last, as ALTER TABLE puts it)
+    "completed_actively_reviewed",
 )
 REVIEW_MEASURES: tuple[str, ...] = (
     "reviews_valid", "reviews_void", "good", "neutral", "bad", "score_sum", "active",

@@ -62,7 +62,7 @@ RANK_IDS = (
     "bad_review_rectified_rate",
 )
 REVIEW_IDS = ("reviews", "good_review_rate", "bad_review_rate", "review_score",
-              "bad_review_rectified_rate", "bad_review_callback_rate")
+              "bad_review_rectified_rate", "bad_review_callback_rate", "actual_review_rate")
 REVIEW_CHANNEL_ZH = {"window": "窗口评价器", "pad": "平板", "online": "网上", "mobile": "移动端",
                      "self_service": "自助终端", "sms": "短信", "hotline": "热线"}
 LEVEL_ZH = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
@@ -320,6 +320,7 @@ def _reviews(levels: dict[int, int], tags: list[tuple[str, int]], unrect: pl.Dat
         f"（{tx.pp_change('环比', _v(rows, 'good_review_rate', 'mom'))}），"
         f"差评{tx.count(bad, '条')}，差评率{tx.pct(_v(rows, 'bad_review_rate'), 2)}，"
         f"满意度平均分{tx.score(_v(rows, 'review_score'))}。"
+        f"当月办结件实际评价率{tx.pct(_v(rows, 'actual_review_rate'))}。"
         f"差评按期整改率{tx.pct(_v(rows, 'bad_review_rectified_rate'))}，"
         f"差评回访率{tx.pct(_v(rows, 'bad_review_callback_rate'))}。"
     )

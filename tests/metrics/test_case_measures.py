@@ -88,11 +88,13 @@ def test_completion_measures_belong_to_the_month_of_completion(facts):
     assert (w["e_result_known"], w["e_result_yes"]) == (1, 1)
     assert (w["case_report_known"], w["case_report_timely"]) == (1, 1)
     assert w["completed_reviewed"] == 1
+    assert w["completed_actively_reviewed"] == 1  # r1 is active
     o = facts[(FEB, "online")]
     assert (o["completed"], o["completed_same_day"], o["completed_on_time"]) == (1, 1, 1)
     assert o["spd_promised"] == 0  # promised 0 is not > 0
     assert (o["case_report_known"], o["case_report_timely"]) == (1, 0)
     assert o["completed_reviewed"] == 0  # its only review is void
+    assert o["completed_actively_reviewed"] == 0  # active, but void
     m = facts[(MAR, "mobile")]
     assert (m["completed"], m["completed_with_deadline"], m["completed_no_deadline"]) == (1, 0, 1)
     assert m["used_wd_sum"] == 1

@@ -184,3 +184,13 @@ def test_top_n_is_configurable(demo_engine, city_bulletin, top_n):
     b = build_bulletin(demo_engine, MONTH, city_bulletin.scope, rules=BulletinRules(top_n=top_n))
     regions = [u for u in b.praise if u.level == "region"]
     assert len(regions) >= top_n and all(u.rank <= top_n for u in regions)
+
+
+def test_review_section_states_the_actual_review_rate_of_the_metric(demo_engine, city_bulletin):
+    rate = metric_values(demo_engine, ["actual_review_rate"],
+                         scope_filters(city_bulletin.scope, MONTH), "city")["value"][0]
+    # the demo's default ratings (a quarter) make it lower than 参评率, but not empty
+    assert 0 < rate < 1
+    text = "".join(s for sec in city_bulletin.sections if sec.id == "reviews"
+                   for s in sec.paragraphs)
+    assert f"实际评价率{rate * 100:.1f}%" in text
