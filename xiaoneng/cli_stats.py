@@ -48,9 +48,11 @@ def _write(frame, fmt: str, out: str | None) -> None:
     import polars as pl
 
     if fmt == "csv":
-        text = frame.with_columns(
+        from queries.spreadsheet_cells import csv_text
+
+        text = csv_text(frame.with_columns(
             [pl.col(c).list.join(",") for c, t in frame.schema.items() if t == pl.List(pl.String)]
-        ).write_csv()
+        ))
     elif fmt == "json":
         text = frame.write_json()
     else:
