@@ -62,15 +62,12 @@ ACTIONS: dict[str, frozenset[str]] = {
 CLI_ROLE = "operator"
 
 
-def cli_actor(actor: str | None = None) -> str:
+def cli_actor() -> str:
     """Who runs a CLI command, for the audit log: "os:<OS user>".
 
-    A name given with `--actor`/`--user` is only returned as it is here; commands check it
-    first against the accounts (`xiaoneng.cli_identity.resolve`), so it names a real account
-    with the role for the act.
+    No free-text name: a name given with `--actor`/`--user` is an account, checked for the
+    role of the act by `xiaoneng.cli_identity.resolve`.
     """
-    if actor and actor.strip():
-        return actor.strip()[:64]
     try:
         name = getpass.getuser()
     except Exception:  # no passwd entry (some containers) and no LOGNAME/USER

@@ -193,7 +193,7 @@ def ensure_demo_accounts(engine, unit_region: str | None = None) -> list[str]:
         if accounts_store.get_account(engine, username) is None:
             accounts_store.create_account(engine, username, role, DEMO_PASSWORD,
                                           display_name=name, regions=regions, demo=True,
-                                          by="cli:demo", by_role=CLI_ROLE)
+                                          **_by())
             made.append(username)
     return made
 

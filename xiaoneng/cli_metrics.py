@@ -4,9 +4,10 @@
 plain strings and validated here, so that a bad month or an unknown metric id is one line on
 stderr (via XiaonengError), not an argparse usage dump.
 
-Scope: `--as-user USERNAME` exports as that dashboard account — its role must allow exports
-(analyst, unit user) and a unit user's file holds only its region subtree / agency list, the
-same scope the dashboard enforces. Without `--as-user` the export is unscoped: that mode is for
+Scope: `--as-user USERNAME` (or `--actor USERNAME`, the same) exports as that dashboard
+account — it must exist, be enabled and its role must allow exports (analyst, unit user; see
+`xiaoneng.cli_identity`) — and a unit user's file holds only its region subtree / agency list,
+the same scope the dashboard enforces. Without either the export is unscoped: that mode is for
 the local operator on the server only, who holds DATABASE_URL and could read every table
 anyway; it is never offered through the dashboard. Either way the export is in the audit log
 (who, scope, rows, what); if that row cannot be written the file is removed and the command

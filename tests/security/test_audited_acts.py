@@ -23,12 +23,8 @@ PW = "correct horse battery"
 
 
 @pytest.fixture
-def eng(demo_copy_url):
-    from queries.engine import make_engine
-
-    engine = make_engine(demo_copy_url)
-    yield engine
-    engine.dispose()
+def eng(demo_copy):
+    return demo_copy
 
 
 @pytest.fixture

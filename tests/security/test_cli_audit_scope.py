@@ -15,16 +15,6 @@ from xiaoneng.cli import main
 PW = "correct horse battery"
 
 
-@pytest.fixture
-def demo_copy(demo_copy_url):
-    """An engine on a private copy of the demo database (these tests write to it)."""
-    from queries.engine import make_engine
-
-    engine = make_engine(demo_copy_url)
-    yield engine
-    engine.dispose()
-
-
 def _audit(engine, action: str) -> list[dict]:
     from queries import audit
 

@@ -178,7 +178,6 @@ def test_quarantine_csv_download_neutralises_the_rejected_values(poisoned_app, t
     from dashboard import data, panels
     from queries.engine import make_engine
     from queries.importer import import_paths
-
     from xiaoneng.demo import generate
 
     cases = generate(cases=len(PAYLOADS) * 3, seed=3, start=MONTH, end=MONTH)["cases"]

@@ -282,3 +282,41 @@ def test_admin_unlocks_an_account_in_the_app_and_it_is_audited(demo_copy_url) ->
     assert json.loads(row["detail"])["op"] == "unlock"
     assert accounts_store.authenticate(eng, "qian", PW).username == "qian"
     eng.dispose()
+
+
+# --- the client key ------------------------------------------------------------------------
+
+
+class _Context:
+    """What `st.context` offers: the connection's address and the request headers."""
+
+    def __init__(self, ip: str | None, forwarded: list[str]) -> None:
+        self.ip_address = ip
+        self.headers = self
+        self._forwarded = forwarded
+
+    def get_all(self, name: str) -> list[str]:
+        assert name == "X-Forwarded-For"
+        return self._forwarded
+
+
+@pytest.mark.parametrize("hops, ip, forwarded, expected", [
+    (0, "203.0.113.5", ["1.1.1.1"], "ip:203.0.113.5"),  # no proxy trusted: the header is ignored
+    (1, None, ["9.9.9.9, 198.51.100.7"], "ip:198.51.100.7"),  # what our proxy appended
+    (2, None, ["9.9.9.9", "198.51.100.7, 10.0.0.2"], "ip:198.51.100.7"),
+    (1, None, [], "session:"),  # header missing: fall back, never one shared key
+    (0, None, [], "session:"),  # loopback (local, or a proxy on the same host)
+])
+def test_client_key_trusts_only_the_configured_proxies(monkeypatch, hops, ip, forwarded,
+                                                       expected) -> None:
+    import dashboard.auth as auth
+
+    ctx = _Context(ip, forwarded)
+    state: dict = {}
+    monkeypatch.setattr(auth.st, "context", ctx)
+    monkeypatch.setattr(auth.st, "session_state", state)
+    monkeypatch.setenv("XIAONENG_PROXY_HOPS", str(hops))
+    key = auth.client_key()
+    assert key.startswith(expected) if expected == "session:" else key == expected
+    if expected == "session:":
+        assert auth.client_key() == key and len(key) > len("session:") + 8  # stable, random
