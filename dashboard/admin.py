@@ -180,12 +180,18 @@ def run_job(months: list[dt.date] | None, as_of: dt.datetime, user: User | None 
         data.invalidate()
 
 
+ACCOUNT_HEADS = {"username": "用户名", "role": "角色", "disabled": "已停用", "demo": "演示账号",
+                 "regions": "区划代码", "agencies": "部门代码", "email": "统一身份邮箱",
+                 "last_login_at": "最近登录", "failed_logins": "连续登录失败",
+                 "locked_until": "暂停登录至"}
+
+
 def accounts_panel(user: User | None, lang: str) -> None:
     """Admin: the account list, create an account, disable / enable and unlock one (audited)."""
     import streamlit as st
 
     from queries import accounts_store
-    from xiaoneng.authz import ROLES
+    from xiaoneng.authz import ROLE_LABELS, ROLES
 
     require(user, "manage_accounts")
     assert user is not None
@@ -193,12 +199,14 @@ def accounts_panel(user: User | None, lang: str) -> None:
     by = {"by": user.username, "by_role": user.role}
     now = dt.datetime.now()
     rows = accounts_store.list_accounts(engine())
+    heads = ACCOUNT_HEADS if zh else {k: k for k in ACCOUNT_HEADS}
     st.dataframe(pl.DataFrame(
-        [{"username": a.username, "role": a.role, "disabled": a.disabled, "demo": a.demo,
+        [{"username": a.username, "role": ROLE_LABELS[a.role][0 if zh else 1],
+          "disabled": a.disabled, "demo": a.demo,
           "regions": ",".join(a.regions), "agencies": ",".join(a.agencies),
           "email": a.email, "last_login_at": a.last_login_at, "failed_logins": a.failed_logins,
           "locked_until": a.locked_until if a.locked_until and a.locked_until > now else None}
-         for a in rows]), hide_index=True, width="stretch")
+         for a in rows]).rename(heads), hide_index=True, width="stretch")
     if any(a.demo and not a.disabled for a in rows):
         st.warning("存在使用公开演示密码的演示账号；它们只能在演示模式下登录，正式环境请停用。"
                    if zh else "Demo accounts with the published password exist; they sign in "
@@ -206,7 +214,8 @@ def accounts_panel(user: User | None, lang: str) -> None:
     with st.form("account_create", clear_on_submit=True):
         c1, c2, c3 = st.columns(3)
         username = c1.text_input("用户名" if zh else "Username", max_chars=64)
-        role = c2.selectbox("角色" if zh else "Role", ROLES)
+        role = c2.selectbox("角色" if zh else "Role", ROLES,
+                            format_func=lambda r: ROLE_LABELS[r][0 if zh else 1])
         password = c3.text_input("初始密码" if zh else "Initial password", type="password",
                                  max_chars=1024)
         regions = c1.text_input("区划代码（单位用户、县区督查）" if zh
