@@ -200,13 +200,14 @@ def accounts_panel(user: User | None, lang: str) -> None:
     now = dt.datetime.now()
     rows = accounts_store.list_accounts(engine())
     heads = ACCOUNT_HEADS if zh else {k: k for k in ACCOUNT_HEADS}
-    st.dataframe(pl.DataFrame(
+    table = pl.DataFrame(
         [{"username": a.username, "role": ROLE_LABELS[a.role][0 if zh else 1],
           "disabled": a.disabled, "demo": a.demo,
           "regions": ",".join(a.regions), "agencies": ",".join(a.agencies),
           "email": a.email, "last_login_at": a.last_login_at, "failed_logins": a.failed_logins,
           "locked_until": a.locked_until if a.locked_until and a.locked_until > now else None}
-         for a in rows]).rename(heads), hide_index=True, width="stretch")
+         for a in rows]) if rows else pl.DataFrame({k: [] for k in ACCOUNT_HEADS})
+    st.dataframe(table.rename(heads), hide_index=True, width="stretch")
     if any(a.demo and not a.disabled for a in rows):
         st.warning("存在使用公开演示密码的演示账号；它们只能在演示模式下登录，正式环境请停用。"
                    if zh else "Demo accounts with the published password exist; they sign in "

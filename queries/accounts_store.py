@@ -187,8 +187,9 @@ def _joined(r) -> AccountRow:
 
 
 def has_tables(engine: Engine) -> bool:
+    """The account, audit and back-off tables exist (else the app asks for `init-db`)."""
     insp = sa.inspect(engine)
-    return insp.has_table("accounts") and insp.has_table("audit_log")
+    return all(insp.has_table(t) for t in ("accounts", "audit_log", "login_throttle"))
 
 
 def hash_password(password: str) -> str:

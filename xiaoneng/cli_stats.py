@@ -3,7 +3,8 @@
 Data come from the database (DATABASE_URL, through the existing readers), from a directory of
 contract Parquet files (`--parquet`), or from the seeded demo city generated in memory
 (`--demo`, with `--cases` / `--seed`), so the backtest report can be regenerated anywhere by
-one command:
+one command. Results read from the database are audited (an `export` row, as the OS user);
+CSV output is formula-safe (`queries.spreadsheet_cells`):
 
     xiaoneng stats backtest --demo --out docs/backtest.md
 """
@@ -30,11 +31,18 @@ def _tables(args: argparse.Namespace):
                           end=dt.date(2026, 10, 1))
         return (data.from_frames(frames),
                 f"demo city, {args.cases:,} cases, seed {args.seed}, 2024-01 to 2026-10")
+    from queries import audit
     from queries.engine import check_connection, make_engine
+    from xiaoneng.cli_identity import os_actor
 
     engine = make_engine()
     check_connection(engine)
-    return data.read_database(engine), "the configured database"
+    tables = data.read_database(engine)
+    actor = os_actor()  # results of the database leave the server: on record before they do
+    audit.record(engine, actor.username, "export", **actor.audit(), detail={
+        "via": "cli", "os_user": actor.os_user, "what": f"stats:{args.stats_action}",
+        "format": getattr(args, "format", "markdown"), "out": args.out or "stdout"})
+    return tables, "the configured database"
 
 
 def _rules():

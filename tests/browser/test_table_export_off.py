@@ -28,7 +28,10 @@ def browser() -> Browser:
 def test_table_toolbar_has_no_csv_download(served_app: str, browser: Browser) -> None:
     browser.goto(f"{served_app}/drilldown")
     browser.wait_rendered(timeout=90)
-    pos = json.loads(browser.evaluate(CENTRE))
+    pos, deadline = None, time.time() + 60
+    while time.time() < deadline and not pos:  # the tables come after the page's first paint
+        pos = json.loads(browser.evaluate(CENTRE))
+        time.sleep(0.5)
     assert pos, "no table on the page"
     browser.call("Input.dispatchMouseEvent", type="mouseMoved", x=pos[0], y=pos[1])
     labels: list[str] = []

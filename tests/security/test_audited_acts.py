@@ -301,3 +301,14 @@ def test_cli_preview_writes_one_row_as_the_os_user(eng, os_user, tmp_path, capsy
     assert (row["action"], row["username"], row["role"]) == ("preview", os_user, "operator")
     assert row["detail"]["formats"] == ["xlsx"] and row["detail"]["via"] == "cli"
     assert _report(tmp_path, "city", "--user", "city-sup") == 2  # --user goes with --publish
+
+
+def test_cli_stats_from_the_database_writes_one_export_row(eng, os_user, tmp_path,
+                                                          capsys) -> None:
+    rows = Rows(eng)
+    out = tmp_path / "lagging.csv"
+    assert main(["stats", "lagging", "--format", "csv", "--out", str(out)]) == 0, \
+        capsys.readouterr().err
+    (row,) = rows.new()
+    assert (row["action"], row["username"], row["role"]) == ("export", os_user, "operator")
+    assert row["detail"]["what"] == "stats:lagging" and row["detail"]["out"] == str(out)
