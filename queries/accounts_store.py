@@ -353,7 +353,6 @@ class _Key:
     failures: int = 0
     blocked_until: dt.datetime | None = None
     last_failure_at: dt.datetime | None = None
-    exists: bool = False
 
     def blocked(self, now: dt.datetime) -> bool:
         return self.blocked_until is not None and self.blocked_until > now
@@ -373,14 +372,25 @@ class _Key:
 
 def _read_keys(conn: Connection, keys: Sequence[tuple[str, str]], now: dt.datetime
                ) -> list[_Key]:
+    """Each key's state, its row locked until the transaction ends.
+
+    The row is created first if it is missing (a savepoint absorbs a concurrent creator), so
+    the SELECT … FOR UPDATE always has a row to lock: concurrent sign-ins on one name or client
+    queue on it instead of both counting from zero (a lost failure).
+    """
     t = login_throttle
+    for key, _ in keys:
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.insert(t).values(key=key, failures=0))
+        except sa.exc.IntegrityError:
+            pass  # it exists (or another sign-in just made it): lock it below
     found = {r.key: r for r in conn.execute(
         sa.select(t).where(t.c.key.in_([k for k, _ in keys])).with_for_update())}
     out = []
     for key, kind in keys:
-        r = found.get(key)
-        k = _Key(key, kind, int(r.failures), r.blocked_until, r.last_failure_at, True) if r \
-            else _Key(key, kind)
+        r = found[key]
+        k = _Key(key, kind, int(r.failures), r.blocked_until, r.last_failure_at)
         k.forget_if_stale(now)
         out.append(k)
     return out
@@ -390,16 +400,9 @@ def _write_keys(conn: Connection, keys: Sequence[_Key], now: dt.datetime) -> Non
     """Store each key's state (the same statements on every failure path, for uniform time)."""
     t = login_throttle
     for k in keys:
-        values = {"failures": k.failures, "blocked_until": k.blocked_until,
-                  "last_failure_at": k.last_failure_at}
-        if k.exists:
-            conn.execute(sa.update(t).where(t.c.key == k.key).values(**values))
-            continue
-        try:
-            with conn.begin_nested():  # a concurrent first failure of the same key
-                conn.execute(sa.insert(t).values(key=k.key, **values))
-        except sa.exc.IntegrityError:
-            conn.execute(sa.update(t).where(t.c.key == k.key).values(**values))
+        conn.execute(sa.update(t).where(t.c.key == k.key).values(
+            failures=k.failures, blocked_until=k.blocked_until,
+            last_failure_at=k.last_failure_at))
     conn.execute(sa.delete(t).where(  # forget stale keys (bounded table, same cost each time)
         t.c.last_failure_at < now - RESET_AFTER,
         sa.or_(t.c.blocked_until.is_(None), t.c.blocked_until < now)))

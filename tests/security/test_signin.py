@@ -161,25 +161,26 @@ def test_failure_timings_are_uniform_over_50_tries_per_kind(sqlite_engine) -> No
 # --- back-off ------------------------------------------------------------------------------
 
 
-def test_a_blocked_account_cannot_be_renewed_by_hammering_it(sqlite_engine) -> None:
+def test_a_blocked_account_cannot_be_renewed_by_hammering_it(any_engine) -> None:
     """Five failures block the name for 30 s; 100 more tries (wrong or right, from the
-    attacker's and other clients) neither extend the block nor count; then the owner signs in."""
-    accounts_store.create_account(sqlite_engine, "root", "admin", PW)
+    attacker's and other clients) neither extend the block nor count; then the owner signs in.
+    On SQLite and PostgreSQL (row locks, the savepoint of a first failure)."""
+    accounts_store.create_account(any_engine, "root", "admin", PW)
     acct = BACKOFF["account"]
     for i in range(acct.free):
-        _fail(sqlite_engine, "root", at=T0 + dt.timedelta(seconds=i), client="ip:6.6.6.6")
+        _fail(any_engine, "root", at=T0 + dt.timedelta(seconds=i), client="ip:6.6.6.6")
     t_block = T0 + dt.timedelta(seconds=acct.free - 1)
     until = t_block + dt.timedelta(seconds=acct.base_s)
-    assert _state(sqlite_engine, "account:root") == (acct.free, until)
+    assert _state(any_engine, "account:root") == (acct.free, until)
     for i in range(100):
         at = t_block + dt.timedelta(seconds=0.25 * i)  # all before `until`
-        _fail(sqlite_engine, "root", PW if i % 2 else "guess", at=at,
+        _fail(any_engine, "root", PW if i % 2 else "guess", at=at,
               client=f"ip:10.0.0.{i % 7}")
-    assert _state(sqlite_engine, "account:root") == (acct.free, until)
-    user = accounts_store.authenticate(sqlite_engine, "root", PW, now=until,
+    assert _state(any_engine, "account:root") == (acct.free, until)
+    user = accounts_store.authenticate(any_engine, "root", PW, now=until,
                                        client="ip:192.0.2.10")
     assert user.role == "admin"
-    assert _state(sqlite_engine, "account:root") == (0, None)  # a success forgets
+    assert _state(any_engine, "account:root") == (0, None)  # a success forgets
 
 
 def test_account_back_off_doubles_per_failure_after_each_block_up_to_the_cap(
@@ -320,3 +321,26 @@ def test_client_key_trusts_only_the_configured_proxies(monkeypatch, hops, ip, fo
     assert key.startswith(expected) if expected == "session:" else key == expected
     if expected == "session:":
         assert auth.client_key() == key and len(key) > len("session:") + 8  # stable, random
+
+
+@pytest.mark.postgres
+def test_concurrent_failures_on_postgres_are_refused_cleanly_and_end_blocked(pg_engine) -> None:
+    """Eight clients fail at once on one (unknown) name: every try gets the one message — no
+    unique-key error from two first failures — and they queue on the name's row, so exactly
+    the free failures are counted (none lost) and the rest, blocked, are not."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def attempt(i: int) -> str:
+        try:
+            accounts_store.authenticate(pg_engine, "ghost", "guess", now=T0,
+                                        client=f"ip:10.1.0.{i}")
+        except LoginError as exc:
+            return str(exc)
+        return "signed in?!"
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(attempt, range(24)))
+    assert set(results) == {FAILED}
+    acct = BACKOFF["account"]
+    assert _state(pg_engine, "account:ghost") == (
+        acct.free, T0 + dt.timedelta(seconds=acct.base_s))
