@@ -97,53 +97,54 @@ def import_upload(name: str, payload: bytes, table: str, columns: Mapping[str, s
             data.invalidate()
 
 
-def _audit(user: User | None, action: str, detail: dict[str, Any]) -> None:
-    assert user is not None
-    audit.record(engine(), user.username, action, role=user.role, scope=user.scope_label,
-                 detail=detail)
-
-
 def report_frame(report: Any) -> pl.DataFrame:
     rows = [{"table": t, **c.to_dict()} for t, c in report.tables.items()]
     return pl.DataFrame(rows) if rows else pl.DataFrame()
+
+
+def _calendar_hook(user: User, detail: dict[str, Any]) -> audit.AuditHook:
+    return audit.hook(user.username, "calendar", role=user.role, scope=user.scope_label,
+                      detail={"via": "dashboard", **detail})
 
 
 def save_calendar(edited: pl.DataFrame, original: pl.DataFrame, user: User | None = None
                   ) -> int:
     """Write the days whose workday flag or name changed (source: the dashboard edit).
 
-    The change is audited with each day's before and after.
+    Audited with each changed day's before and after, in the transaction of the write.
     """
     from queries.calendar import upsert_days
 
     require(user, "edit_calendar")
+    assert user is not None
     joined = edited.join(original, on="date", suffix="_old")
     changed = joined.filter(
         (pl.col("is_workday") != pl.col("is_workday_old"))
         | (pl.col("name").fill_null("") != pl.col("name_old").fill_null(""))
     ).select("date", "is_workday", "name",
              pl.lit(f"edited in the dashboard {dt.date.today():%Y-%m-%d}").alias("source"))
-    n = upsert_days(engine(), changed) if changed.height else 0
-    if n:
-        rows = joined.filter(pl.col("date").is_in(changed["date"].implode()))
-        _audit(user, "calendar", {
-            "before": [{"date": r["date"], "is_workday": r["is_workday_old"],
-                        "name": r["name_old"]} for r in rows.iter_rows(named=True)],
-            "after": [{"date": r["date"], "is_workday": r["is_workday"], "name": r["name"]}
-                      for r in rows.iter_rows(named=True)]})
+    n = (upsert_days(engine(), changed, audit=_calendar_hook(user, {"op": "edit"}))
+         if changed.height else 0)
     data.invalidate()
     return n
 
 
 def import_calendar(name: str, payload: bytes, user: User | None = None) -> int:
+    """Import a notice's days (CSV/XLSX); audited in the write's transaction (a refused file
+    is recorded too, `ok: false`)."""
     from queries.calendar import import_calendar_file
 
     require(user, "edit_calendar")
+    assert user is not None
+    hook = _calendar_hook(user, {"op": "import", "file": Path(name).name})
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(name).name
         path.write_bytes(payload)
-        n = import_calendar_file(engine(), path)
-    _audit(user, "calendar", {"file": Path(name).name, "days": n})
+        try:
+            n = import_calendar_file(engine(), path, audit=hook)
+        except Exception as exc:
+            audit.record_failure(hook, engine(), exc)
+            raise
     data.invalidate()
     return n
 
@@ -179,29 +180,47 @@ def run_job(months: list[dt.date] | None, as_of: dt.datetime, user: User | None 
         data.invalidate()
 
 
+ACCOUNT_HEADS = {"username": "用户名", "role": "角色", "disabled": "已停用", "demo": "演示账号",
+                 "regions": "区划代码", "agencies": "部门代码", "email": "统一身份邮箱",
+                 "last_login_at": "最近登录", "failed_logins": "连续登录失败",
+                 "locked_until": "暂停登录至"}
+
+
 def accounts_panel(user: User | None, lang: str) -> None:
-    """Admin: the account list, create an account, disable / enable one (all audited)."""
+    """Admin: the account list, create an account, disable / enable and unlock one (audited)."""
     import streamlit as st
 
     from queries import accounts_store
-    from xiaoneng.authz import ROLES
+    from xiaoneng.authz import ROLE_LABELS, ROLES
 
     require(user, "manage_accounts")
     assert user is not None
     zh = lang == "zh"
+    by = {"by": user.username, "by_role": user.role}
+    now = dt.datetime.now()
     rows = accounts_store.list_accounts(engine())
-    st.dataframe(pl.DataFrame(
-        [{"username": a.username, "role": a.role, "disabled": a.disabled,
+    heads = ACCOUNT_HEADS if zh else {k: k for k in ACCOUNT_HEADS}
+    table = pl.DataFrame(
+        [{"username": a.username, "role": ROLE_LABELS[a.role][0 if zh else 1],
+          "disabled": a.disabled, "demo": a.demo,
           "regions": ",".join(a.regions), "agencies": ",".join(a.agencies),
-          "email": a.email, "last_login_at": a.last_login_at, "locked_until": a.locked_until}
-         for a in rows]), hide_index=True, width="stretch")
+          "email": a.email, "last_login_at": a.last_login_at, "failed_logins": a.failed_logins,
+          "locked_until": a.locked_until if a.locked_until and a.locked_until > now else None}
+         for a in rows]) if rows else pl.DataFrame({k: [] for k in ACCOUNT_HEADS})
+    st.dataframe(table.rename(heads), hide_index=True, width="stretch")
+    if any(a.demo and not a.disabled for a in rows):
+        st.warning("存在使用公开演示密码的演示账号；它们只能在演示模式下登录，正式环境请停用。"
+                   if zh else "Demo accounts with the published password exist; they sign in "
+                   "only in demo mode. Disable them on a real server.")
     with st.form("account_create", clear_on_submit=True):
         c1, c2, c3 = st.columns(3)
         username = c1.text_input("用户名" if zh else "Username", max_chars=64)
-        role = c2.selectbox("角色" if zh else "Role", ROLES)
+        role = c2.selectbox("角色" if zh else "Role", ROLES,
+                            format_func=lambda r: ROLE_LABELS[r][0 if zh else 1])
         password = c3.text_input("初始密码" if zh else "Initial password", type="password",
                                  max_chars=1024)
-        regions = c1.text_input("区划代码（单位用户）" if zh else "Region codes (unit users)",
+        regions = c1.text_input("区划代码（单位用户、县区督查）" if zh
+                                else "Region codes (unit users, county supervisors)",
                                 max_chars=2000)
         agencies = c2.text_input("部门代码（单位用户）" if zh else "Agency codes (unit users)",
                                  max_chars=2000)
@@ -213,16 +232,22 @@ def accounts_panel(user: User | None, lang: str) -> None:
                     engine(), username.strip(), role, password or None,
                     regions=[c.strip() for c in regions.split(",") if c.strip()],
                     agencies=[c.strip() for c in agencies.split(",") if c.strip()],
-                    email=email.strip() or None, by=user.username)
+                    email=email.strip() or None, **by)
                 st.success(username)
             except Exception as exc:
                 st.error(str(exc))
     names = [a.username for a in rows if a.username != user.username]
     if names:
-        c1, c2 = st.columns([3, 1])
+        c1, c2, c3 = st.columns([3, 1, 1])
         who = c1.selectbox("账号" if zh else "Account", names, key="acc_pick")
         target = next(a for a in rows if a.username == who)
         label = ("启用" if zh else "Enable") if target.disabled else ("停用" if zh else "Disable")
         if c2.button(label, key="acc_toggle"):
-            accounts_store.set_disabled(engine(), who, not target.disabled, by=user.username)
+            accounts_store.set_disabled(engine(), who, not target.disabled, **by)
+            st.rerun()
+        if c3.button("解锁" if zh else "Unlock", key="acc_unlock",
+                     disabled=not target.failed_logins and not target.locked_until,
+                     help="清除登录失败计数与退避锁定（记入审计日志）" if zh
+                     else "Clear failed sign-ins and the back-off block (audited)"):
+            accounts_store.unlock(engine(), who, **by)
             st.rerun()

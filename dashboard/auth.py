@@ -9,6 +9,11 @@ user there through AppTest's session state, which a browser cannot reach.
 Session expiry: a session idle for longer than `XIAONENG_SESSION_IDLE_MIN` minutes (default 30)
 or older than `XIAONENG_SESSION_MAX_HOURS` hours (default 12) is signed out. The account is
 re-read every minute, so disabling an account or changing a role takes effect in open sessions.
+
+Sign-in failures all read the same (`accounts_store.FAILED`) and take the same time; the
+back-off is kept per account name and per client (`client_key`: the address of the connection,
+or behind a reverse proxy the address it forwards when `XIAONENG_PROXY_HOPS` says how many
+proxies to trust; else this browser session).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import secrets
 
 import streamlit as st
 
@@ -31,8 +37,8 @@ CHECKED_KEY = "_xn_user_checked"
 LOGGED_OUT_KEY = "_xn_logged_out"
 NOTICE_KEY = "_xn_auth_notice"
 SSO_REFUSED_KEY = "_xn_sso_refused"  # (email, reason) of the refusal already audited
+CLIENT_KEY = "_xn_client"  # this session's random id, the client key of last resort
 RECHECK_S = 60
-
 
 
 def demo_user() -> User:
@@ -61,6 +67,9 @@ L = {
     "demo": ("演示账号（密码均为 `{pw}`）：{names}", "Demo accounts (password `{pw}`): {names}"),
     "signed_in": ("当前用户：{name}（{role}）", "Signed in: {name} ({role})"),
     "disabled": ("账号已停用或已删除，请重新登录。", "Your account was disabled; sign in again."),
+    "failed": ("登录失败：用户名或密码错误，或账号暂不可用。请稍后再试或联系管理员。",
+               "Sign-in failed: wrong username or password, or the account cannot sign in "
+               "now. Try again later or ask an administrator."),
 }
 
 
@@ -85,7 +94,43 @@ def max_age() -> dt.timedelta:
 
 
 def demo_mode() -> bool:
-    return os.environ.get("XIAONENG_DEMO", "").strip() == "1"
+    return accounts_store.demo_mode()
+
+
+def proxy_hops() -> int:
+    """How many reverse proxies in front of the app append to X-Forwarded-For (default 0)."""
+    try:
+        return max(0, int(os.environ.get("XIAONENG_PROXY_HOPS", "0") or 0))
+    except ValueError:
+        return 0
+
+
+def client_key() -> str:
+    """Where this sign-in comes from, for the per-client back-off.
+
+    With `XIAONENG_PROXY_HOPS=N` the N-th address from the right of X-Forwarded-For (the one
+    the outermost trusted proxy saw; what a client writes further left is ignored); else the
+    connection's address; on a loopback connection (local use, or an unconfigured proxy on the
+    same host) this browser session's random id — never one key shared by every visitor.
+    """
+    hops = proxy_hops()
+    if hops:
+        try:
+            values = st.context.headers.get_all("X-Forwarded-For")
+        except Exception:  # no request context (tests)
+            values = []
+        chain = [h.strip() for v in values for h in v.split(",") if h.strip()]
+        if len(chain) >= hops:
+            return f"ip:{chain[-hops]}"[:200]
+    try:
+        ip = st.context.ip_address
+    except Exception:
+        ip = None
+    if ip:
+        return f"ip:{ip}"[:200]
+    if CLIENT_KEY not in st.session_state:
+        st.session_state[CLIENT_KEY] = secrets.token_hex(8)
+    return f"session:{st.session_state[CLIENT_KEY]}"
 
 
 def current_user() -> User | None:
@@ -221,7 +266,10 @@ def login_page() -> None:
         submitted = st.form_submit_button(s("submit"), type="primary")
     if submitted:
         try:
-            user = accounts_store.authenticate(engine(), username, password)
+            user = accounts_store.authenticate(engine(), username, password,
+                                               client=client_key())
+        except accounts_store.LoginError:
+            st.error(s("failed"))
         except XiaonengError as exc:
             st.error(str(exc))
         else:
@@ -231,13 +279,11 @@ def login_page() -> None:
         st.session_state.pop(LOGGED_OUT_KEY, None)
         st.login()
     if demo_mode():
-        from xiaoneng.cli_accounts import DEMO_PASSWORD
-
         names = ", ".join(f"`{a.username}` ({role_label(a.role)})"
                           for a in accounts_store.list_accounts(engine())
-                          if a.username.startswith("demo-"))
+                          if a.demo and not a.disabled)
         if names:
-            st.caption(s("demo", pw=DEMO_PASSWORD, names=names))
+            st.caption(s("demo", pw=accounts_store.DEMO_PASSWORD, names=names))
 
 
 def role_label(role: str) -> str:

@@ -647,20 +647,21 @@ def case_export(metric_id: str, filters: Filters, part: str, kind: str,
     """A deferred download: every case behind the number (up to `limit`) as CSV or Excel.
 
     Returned as a callable for st.download_button, so the (possibly large) export is built
-    only when the user clicks, not on every rerun. It runs outside the script run, so it
-    calls the query API directly with objects captured now rather than the st.cache layer.
+    only when the user clicks, not on every rerun, and audited then (`dashboard.downloads`).
+    It runs outside the script run, so it calls the query API directly with objects captured
+    now rather than the st.cache layer.
     """
     from dashboard.auth import current_user
+    from dashboard.downloads import audited_download
     from dashboard.state import engine
     from metrics.query import case_list
-    from queries import audit
     from xiaoneng.authz import require
 
     user = require(current_user(), "export")
     filters = data.enforce(filters)  # the user's scope, whatever the caller passed
     eng, online = engine(), tuple(data.settings().online_channels)
 
-    def build() -> bytes:
+    def make() -> tuple[bytes, dict]:
         frames, page = [], 1
         while True:
             df, total = case_list(eng, metric_id, filters, filters.month_to, page, 1000,
@@ -670,13 +671,10 @@ def case_export(metric_id: str, filters: Filters, part: str, kind: str,
                 break
             page += 1
         full = pl.concat(frames, how="vertical_relaxed")
-        audit.record(eng, user.username, "export", role=user.role, scope=user.scope_label,
-                     detail={"what": f"cases:{metric_id}:{part}", "format": kind,
-                             "rows": full.height, "month": filters.month_to,
-                             "filters": _filters_detail(filters)})
-        return csv_bytes(full) if kind == "csv" else xlsx_bytes(full)
+        return (csv_bytes(full) if kind == "csv" else xlsx_bytes(full)), {"rows": full.height}
 
-    return build
+    return audited_download(user, f"cases:{metric_id}:{part}", kind, make,
+                            {"month": filters.month_to, "filters": _filters_detail(filters)})
 
 
 def _filters_detail(f: Filters) -> dict:
@@ -689,33 +687,27 @@ def _filters_detail(f: Filters) -> dict:
 def quarantine_export(rows: pl.DataFrame):
     """A deferred, audited CSV of the quarantine rows on screen (analysts only)."""
     from dashboard.auth import current_user
-    from dashboard.state import engine
-    from queries import audit
+    from dashboard.downloads import audited_download
     from xiaoneng.authz import require
 
     user = require(current_user(), "export")
     require(user, "view_quarantine")
-    eng = engine()
-
-    def build() -> bytes:
-        audit.record(eng, user.username, "export", role=user.role, scope=user.scope_label,
-                     detail={"what": "quarantine", "format": "csv", "rows": rows.height})
-        return csv_bytes(rows)
-
-    return build
+    return audited_download(user, "quarantine", "csv",
+                            lambda: (csv_bytes(rows), {"rows": rows.height}))
 
 
 def csv_bytes(frame: pl.DataFrame) -> bytes:
-    """UTF-8 with a BOM: Excel opens it with the Chinese intact (without, it guesses GBK)."""
-    return b"\xef\xbb\xbf" + frame.write_csv().encode("utf-8")
+    """UTF-8 with a BOM (Excel opens the Chinese intact), every text cell formula-safe."""
+    from queries.spreadsheet_cells import csv_bytes as safe_csv
+
+    return safe_csv(frame)
 
 
 def xlsx_bytes(frame: pl.DataFrame) -> bytes:
-    import io
+    """One sheet, every text value a string cell (never a formula)."""
+    from queries.spreadsheet_cells import xlsx_bytes as safe_xlsx
 
-    buf = io.BytesIO()
-    frame.write_excel(buf, worksheet="cases", autofit=True)
-    return buf.getvalue()
+    return safe_xlsx(frame, "cases", autofit=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ One row per period × grain key × metric with the columns `period`, the key col
 to the grain (`region_code`, `agency_code`, `item_code`, `channel`), `metric_id`,
 `numerator`, `denominator`, `value`. The values come from `metrics.query.metric_values`, so an
 export can never disagree with the screen. xlsx cells hold numbers (not formatted text) so that
-a spreadsheet user can compute with them; shares stay 0–1.
+a spreadsheet user can compute with them; shares stay 0–1. Text cells (codes come from imported
+data) go through `queries.spreadsheet_cells`: never a formula in CSV or xlsx.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import polars as pl
 from sqlalchemy.engine import Engine
 
 from metrics.query import Filters, metric_values, validate_metric_ids
+from queries import spreadsheet_cells
 from queries.errors import XiaonengError
 
 Format = Literal["csv", "parquet", "xlsx"]
@@ -80,11 +82,11 @@ def export_metrics(
     try:
         if fmt == "csv":
             # UTF-8 with BOM so that Excel on Chinese Windows opens the file correctly.
-            df.write_csv(path, include_bom=True)
+            spreadsheet_cells.write_csv(df, path)
         elif fmt == "parquet":
             df.write_parquet(path)
         else:
-            df.write_excel(path, worksheet="metrics", float_precision=6, autofit=True)
+            spreadsheet_cells.write_xlsx(df, path, "metrics", float_precision=6, autofit=True)
     except OSError as exc:
         raise XiaonengError(f"cannot write {path}: {exc.strerror or exc}") from exc
     return path

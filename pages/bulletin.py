@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.auth import current_user
+from dashboard.downloads import audited_bytes
 from dashboard.shell import t
 from dashboard.state import current_lang, engine
 from queries import audit
@@ -103,6 +104,10 @@ if st.button(s("preview"), type="primary") or st.session_state.get("bulletin_key
         with st.spinner("…"):
             st.session_state["bulletin"] = build(eng, month, scope)
             st.session_state["bulletin_key"] = key
+        if user is not None:  # a preview shows the bulletin's data: audited once per build
+            audit.record(eng, user.username, "preview", role=user.role, scope=user.scope_label,
+                         detail={"via": "dashboard", "month": month, "bulletin_scope": scope.key,
+                                 "content_hash": st.session_state["bulletin"].content_hash})
     b = st.session_state["bulletin"]
     st.caption(s("preview_note"))
     st.subheader(b.title)
@@ -124,10 +129,14 @@ if st.button(s("preview"), type="primary") or st.session_state.get("bulletin_key
     if files_key == key:
         dl = st.columns(len(FORMATS))
         for col, fmt in zip(dl, FORMATS, strict=True):
-            col.download_button(f"{s('download')} {fmt}", data=files[fmt],
-                                file_name=file_name(b, fmt), key=f"dl_{fmt}")
+            col.download_button(f"{s('download')} {fmt}", key=f"dl_{fmt}", on_click="ignore",
+                                data=audited_bytes(user, "bulletin:preview", fmt, files[fmt],
+                                                   {"month": month, "bulletin_scope": scope.key}),
+                                file_name=file_name(b, fmt))
 
-    if authz.can(user, "publish_bulletin") and st.button(s("publish")):
+    may_publish = authz.publish_denied(user, scope.key, extracts.load_regions(eng).select(
+        "region_code", "parent_code").iter_rows()) is None
+    if may_publish and st.button(s("publish")):
         authz.require(user, "publish_bulletin")
         write = audit.hook(user.username, "publish", role=user.role, scope=user.scope_label,
                            detail={"month": month, "bulletin_scope": scope.key})
@@ -163,5 +172,8 @@ for v in versions:
         files = bulletin_store.load_files(eng, v["id"])
         cols = st.columns(max(len(files), 1))
         for col, (fmt, f) in zip(cols, sorted(files.items()), strict=False):
-            col.download_button(fmt, data=f.data, file_name=f.filename,
-                                key=f"v{v['id']}_{fmt}")
+            col.download_button(fmt, key=f"v{v['id']}_{fmt}", on_click="ignore",
+                                data=audited_bytes(user, "bulletin", fmt, f.data, {
+                                    "month": month, "bulletin_scope": scope.key,
+                                    "version": v["version"]}),
+                                file_name=f.filename)

@@ -171,8 +171,8 @@ with tab_audit:
         from queries import audit
 
         action = st.selectbox("action", [None, "login", "login_failed", "logout", "export",
-                                         "settings", "calendar", "job_run", "import", "publish",
-                                         "account"], key="audit_action",
+                                         "preview", "settings", "calendar", "job_run", "import",
+                                         "publish", "account"], key="audit_action",
                               format_func=lambda a: ctx.t("all") if a is None else a)
         st.dataframe(audit.entries(admin.engine(), 500, action), hide_index=True,
                      width="stretch")

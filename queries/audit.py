@@ -1,7 +1,9 @@
 """The audit log: who did what, in which scope, with what effect.
 
-One table, `audit_log`. Every login (and failed login), export, settings and calendar change
-(with before/after), job run, import, bulletin publication and account change writes a row.
+One table, `audit_log`. Every login (and failed login), export (every download and CLI file that
+lets data out), bulletin preview, settings and calendar change (with before/after, from the app
+and the CLI), job run, import, bulletin publication and account change (including an unlock)
+writes a row.
 Where the act itself is a database write, the row is written on the same connection and in the
 same transaction (`record(conn, …)`), so an act is on record exactly when it took effect: an
 import or a job run whose audit row cannot be written is rolled back, and an act that rolls
@@ -34,7 +36,7 @@ audit_log = sa.Table(
     sa.Column("username", sa.String(64), nullable=False, comment="who (or the name tried)"),
     sa.Column("role", sa.String(16), comment="the role at the time"),
     sa.Column("action", sa.String(40), nullable=False,
-              comment="login / login_failed / logout / export / settings / calendar / "
+              comment="login / login_failed / logout / export / preview / settings / calendar / "
                       "job_run / import / publish / account"),
     sa.Column("scope", sa.Text(), comment="the user's data scope (all / region:… / agency:…)"),
     sa.Column("detail", sa.JSON(), comment="what: before/after, row counts, file, filters"),

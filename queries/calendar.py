@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
+from queries.audit import AuditHook
 from queries.contract import FALSE_LABELS, TRUE_LABELS
 from queries.errors import XiaonengError
 from queries.schema import work_calendar
@@ -149,17 +150,48 @@ def _upsert(conn: sa.Connection, df: pl.DataFrame) -> int:
     return rows.height
 
 
-def upsert_days(engine: Engine, df: pl.DataFrame) -> int:
+def _day_changes(conn: sa.Connection, df: pl.DataFrame) -> dict:
+    """The days `df` changes (workday flag or name), before and after: the audit detail."""
+    t = work_calendar
+    stored = pl.DataFrame(
+        [tuple(r) for r in conn.execute(sa.select(t.c.date, t.c.is_workday, t.c.name))],
+        schema={"date": pl.Date(), "is_workday": pl.Boolean(), "name": pl.String()},
+        orient="row")
+    new = df.select(pl.col("date").cast(pl.Date), pl.col("is_workday").cast(pl.Boolean),
+                    pl.col("name").cast(pl.String))
+    joined = new.join(stored, on="date", how="left", suffix="_old")
+    changed = joined.filter(
+        pl.col("is_workday_old").is_null()
+        | (pl.col("is_workday") != pl.col("is_workday_old"))
+        | (pl.col("name").fill_null("") != pl.col("name_old").fill_null(""))).sort("date")
+    return {
+        "changed": changed.height,
+        "before": [{"date": r["date"], "is_workday": r["is_workday_old"], "name": r["name_old"]}
+                   for r in changed.iter_rows(named=True)],
+        "after": [{"date": r["date"], "is_workday": r["is_workday"], "name": r["name"]}
+                  for r in changed.iter_rows(named=True)],
+    }
+
+
+def upsert_days(engine: Engine, df: pl.DataFrame, audit: AuditHook | None = None) -> int:
     """Write calendar days (date, is_workday, name, source), replacing existing days by date.
 
     One transaction: a failure leaves the table as it was, so a half-imported notice can never
-    produce a calendar in which a holiday exists but its 调休 working day does not.
+    produce a calendar in which a holiday exists but its 调休 working day does not. `audit`
+    (from `queries.audit.hook`) writes the act's audit row in that transaction with the days
+    written and every changed day before/after: a change of deadlines is on record exactly
+    when it took effect.
     """
     with engine.begin() as conn:
-        return _upsert(conn, df)
+        changes = _day_changes(conn, df) if audit is not None and not df.is_empty() else {}
+        n = _upsert(conn, df)
+        if audit is not None:
+            audit(conn, {"days": n, **(changes or {"changed": 0})})
+        return n
 
 
-def seed_official(engine: Engine, start_year: int | None = None, end_year: int | None = None) -> int:
+def seed_official(engine: Engine, start_year: int | None = None, end_year: int | None = None,
+                  audit: AuditHook | None = None) -> int:
     """(Re)write the official days of `start_year`–`end_year` (default: every packaged year).
 
     This overwrites user edits for those years on purpose: it is the "restore the notice"
@@ -175,7 +207,7 @@ def seed_official(engine: Engine, start_year: int | None = None, end_year: int |
             )
     if start_year is not None and end_year is not None and start_year > end_year:
         raise XiaonengError(f"calendar seed: --from {start_year} is after --to {end_year}")
-    return upsert_days(engine, official_calendar(start_year, end_year))
+    return upsert_days(engine, official_calendar(start_year, end_year), audit)
 
 
 def seed_calendar_if_empty(engine: Engine) -> int:
@@ -444,13 +476,13 @@ def _parse_notice(path: Path) -> pl.DataFrame:
     ).sort("date")
 
 
-def import_calendar_file(engine: Engine, path: Path) -> int:
+def import_calendar_file(engine: Engine, path: Path, audit: AuditHook | None = None) -> int:
     """Import the days of a State Council notice (CSV or XLSX) and return how many were written.
 
     Used for years the packaged notices do not cover yet. Days are upserted by date in one
     transaction, so importing a corrected file over an earlier one simply replaces it.
     """
-    return upsert_days(engine, _parse_notice(Path(path)))
+    return upsert_days(engine, _parse_notice(Path(path)), audit)
 
 
 # --- description for people ----------------------------------------------------------------

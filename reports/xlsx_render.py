@@ -4,7 +4,8 @@ Numbers are written as numbers (shares 0–1 with a percent format, counts with 
 formatted text, so a supervision office can re-sort and re-compute; the header row is frozen;
 card columns (红牌 / 黄牌) are coloured red / yellow where non-zero by conditional formatting
 (so the colour follows the value if someone edits it). Layout of every table sheet: row 1 the
-table title, row 2 the header, data from row 3, a note under the data.
+table title, row 2 the header, data from row 3, a note under the data. Names come from data,
+so the workbook is opened through `queries.spreadsheet_cells` (strings are never formulas).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 import xlsxwriter
 
 from metrics.bulletin.model import Bulletin, ColumnFmt, Table
+from queries.spreadsheet_cells import xlsx_workbook
 
 NUM_FORMATS: dict[str, str] = {
     "int": "#,##0", "pct": "0.0%", "pp": "+0.00%;-0.00%;0.00%", "rel": "+0.0%;-0.0%;0.0%",
@@ -38,7 +40,7 @@ def sheet_name(table: Table, used: set[str]) -> str:
 
 def render_xlsx(b: Bulletin, label: str = "") -> bytes:
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False})
+    wb = xlsx_workbook(buf)  # strings_to_formulas / _urls / _numbers off
     as_of = dt.datetime.fromisoformat(b.provenance["as_of"])
     wb.set_properties({"title": b.title, "author": "政务服务效能监测平台", "created": as_of,
                        "comments": f"content hash {b.content_hash}"})

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 import queries.accounts_store  # noqa: F401  (declares the account and audit tables)
 import queries.bulletin_store  # noqa: F401  (declares the bulletin tables on the metadata)
-from queries.migrate import current_revision, upgrade
+from queries.migrate import MIGRATIONS_DIR, current_revision, upgrade
 from queries.schema import metadata
 
 
@@ -17,7 +18,14 @@ def test_migrated_database_matches_the_declared_schema(any_engine):
     assert diff == []
 
 
+def test_migrations_form_one_chain_with_a_single_head():
+    """Parallel branches each add a migration; a merge must re-chain them, never leave two heads."""
+    heads = ScriptDirectory(str(MIGRATIONS_DIR)).get_heads()
+    assert len(heads) == 1, f"several Alembic heads: {heads}"
+
+
 def test_upgrading_twice_changes_nothing(any_engine):
     head = current_revision(any_engine)
     upgrade(any_engine)
-    assert current_revision(any_engine) == head == "0009"
+    expected = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    assert current_revision(any_engine) == head == expected

@@ -4,7 +4,10 @@ Roles (issue 7):
 
 * leader      — reads everything
 * supervisor  — reads everything, runs jobs, edits settings and the calendar, imports data,
-                publishes bulletins, reads the audit log
+                publishes bulletins, reads the audit log. A supervisor account may carry
+                region codes (a county supervision office): it then publishes only the
+                bulletins of counties in those subtrees (`publish_denied`); the city's and the
+                sectors' bulletins need a supervisor without regions.
 * analyst     — reads everything, exports
 * unit        — reads and exports only inside an assigned scope: region subtrees and/or a
                 list of agencies
@@ -59,10 +62,12 @@ ACTIONS: dict[str, frozenset[str]] = {
 CLI_ROLE = "operator"
 
 
-def cli_actor(actor: str | None = None) -> str:
-    """Who runs a CLI command, for the audit log: `--actor` if given, else "os:<OS user>"."""
-    if actor and actor.strip():
-        return actor.strip()[:64]
+def cli_actor() -> str:
+    """Who runs a CLI command, for the audit log: "os:<OS user>".
+
+    No free-text name: a name given with `--actor`/`--user` is an account, checked for the
+    role of the act by `xiaoneng.cli_identity.resolve`.
+    """
     try:
         name = getpass.getuser()
     except Exception:  # no passwd entry (some containers) and no LOGNAME/USER
@@ -161,3 +166,25 @@ def bulletin_scopes_allowed(user: User | None) -> tuple[str, ...] | None:
     if user.role != "unit":
         return ()
     return tuple(f"county:{r}" for r in user.regions)
+
+
+def publish_denied(user: User | None, bulletin_scope: str,
+                   regions: Iterable[tuple[str, str | None]]) -> str | None:
+    """Why `user` may not publish the bulletin of `bulletin_scope` ("county:CODE", "city:…",
+    "sector:…"), or None when it may.
+
+    A supervisor without regions (the city's supervision office) publishes any bulletin; a
+    county supervisor (regions set) only the bulletins of counties in its subtrees. `regions`
+    are (region_code, parent_code) pairs read from the database by the caller.
+    """
+    if user is None:
+        return "not signed in"
+    if not can(user, "publish_bulletin"):
+        return f"role {user.role} may not publish bulletins"
+    if not user.regions:
+        return None
+    kind, _, code = bulletin_scope.partition(":")
+    if kind == "county" and code in subtree(regions, user.regions):
+        return None
+    return (f"a county supervisor ({', '.join(user.regions)}) publishes only its own "
+            f"counties' bulletins, not {bulletin_scope}")

@@ -25,26 +25,50 @@ def _engine():
     return engine
 
 
+def _demo_database_allowed(engine) -> None:
+    """`init-db --demo` only creates a database, or re-opens one it created: never marks a
+    database that holds anything else as a demo database (where demo accounts may exist)."""
+    import sqlalchemy as sa
+
+    from queries import accounts_store
+
+    tables = set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
+    if tables and not ("database_flags" in tables and accounts_store.is_demo_database(engine)):
+        raise XiaonengError(
+            f"init-db --demo: {engine.url.render_as_string(hide_password=True)} already holds "
+            "a database the demo command did not create; the demo uses a database of its own "
+            "(scripts/demo.sh: DATABASE_URL defaults to sqlite:///data/demo.db)")
+
+
 def cmd_init_db(args: argparse.Namespace) -> int:
     from queries.calendar import seed_calendar_if_empty
     from queries.migrate import current_revision, upgrade
 
     engine = _engine()
+    if args.demo:
+        _demo_database_allowed(engine)
     upgrade(engine)
+    if args.demo:
+        from queries import accounts_store
+
+        accounts_store.mark_demo_database(engine)
     seeded = seed_calendar_if_empty(engine)
-    print(f"database ready at {engine.url.render_as_string(hide_password=True)} "
+    print(f"{'demo ' if args.demo else ''}database ready at "
+          f"{engine.url.render_as_string(hide_password=True)} "
           f"(schema revision {current_revision(engine)}"
           + (f", calendar seeded with {seeded} days" if seeded else "") + ")")
     return 0
 
 
-def _import_audit(args: argparse.Namespace, detail: dict):
-    """The audit hook of a CLI import: the OS user (or --actor), written in the load's transaction."""
+def _import_audit(engine, args: argparse.Namespace, detail: dict):
+    """The audit hook of a CLI import, written in the load's transaction: the OS user, or the
+    --actor account if it may import (refused and audited otherwise)."""
     from queries import audit
-    from xiaoneng.authz import CLI_ROLE, cli_actor
+    from xiaoneng.cli_identity import resolve
 
-    return audit.hook(cli_actor(getattr(args, "actor", None)), "import", role=CLI_ROLE,
-                      scope="all", detail={"via": "cli", **detail})
+    actor = resolve(engine, getattr(args, "actor", None), "import_data", detail=detail)
+    return audit.hook(actor.username, "import", **actor.audit(),
+                      detail={"via": "cli", "os_user": actor.os_user, **detail})
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -59,29 +83,49 @@ def cmd_import(args: argparse.Namespace) -> int:
             shown = sa.engine.make_url(args.from_url).render_as_string(hide_password=True)
         except sa.exc.ArgumentError:
             shown = "(invalid URL)"
-        hook = _import_audit(args, {"from_url": shown, "table": args.table,
+        hook = _import_audit(engine, args, {"from_url": shown, "table": args.table,
                                     "source_table": args.source_table,
                                     "query": args.query, "mapping": mapping})
         report = import_url(engine, args.from_url, table=args.table, query=args.query,
                             source_table=args.source_table, mapping=args.mapping, audit=hook)
     else:
-        hook = _import_audit(args, {"paths": [str(p) for p in args.paths], "mapping": mapping})
+        hook = _import_audit(engine, args, {"paths": [str(p) for p in args.paths],
+                                            "mapping": mapping})
         report = import_paths(engine, [Path(p) for p in args.paths], mapping=args.mapping,
                               progress=not args.quiet, audit=hook)
     print(report.format())
     return 0 if report.ok else 1
 
 
+def _calendar_audit(engine, args: argparse.Namespace, detail: dict):
+    """The audit hook of a calendar change (it moves deadlines): the OS user or --actor."""
+    from queries import audit
+    from xiaoneng.cli_identity import resolve
+
+    actor = resolve(engine, args.actor, "edit_calendar", detail=detail)
+    return audit.hook(actor.username, "calendar", **actor.audit(),
+                      detail={"via": "cli", "os_user": actor.os_user, **detail})
+
+
 def cmd_calendar(args: argparse.Namespace) -> int:
+    from queries import audit
     from queries import calendar as cal
 
     engine = _engine()
-    if args.action == "seed":
-        n = cal.seed_official(engine, args.start_year, args.end_year)
-        print(f"calendar: {n} official days written")
-    elif args.action == "import":
-        n = cal.import_calendar_file(engine, Path(args.file))
-        print(f"calendar: {n} days imported from {args.file}")
+    if args.action in ("seed", "import"):
+        detail = ({"op": "seed", "from": args.start_year, "to": args.end_year}
+                  if args.action == "seed" else {"op": "import", "file": str(args.file)})
+        hook = _calendar_audit(engine, args, detail)
+        try:
+            if args.action == "seed":
+                n = cal.seed_official(engine, args.start_year, args.end_year, audit=hook)
+            else:
+                n = cal.import_calendar_file(engine, Path(args.file), audit=hook)
+        except Exception as exc:
+            audit.record_failure(hook, engine, exc)
+            raise
+        print(f"calendar: {n} official days written" if args.action == "seed"
+              else f"calendar: {n} days imported from {args.file}")
     elif args.action == "show":
         print(cal.describe(engine, args.year))
     return 0
@@ -109,8 +153,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     upgrade(engine)
     report = import_frames(engine, tables, source=f"generator seed={args.seed}",
                            progress=not args.quiet,
-                           audit=_import_audit(args, {"generator_seed": args.seed,
-                                                      "cases": args.cases}))
+                           audit=_import_audit(engine, args, {"generator_seed": args.seed,
+                                                              "cases": args.cases}))
     print(report.format())
     return 0 if report.ok else 1
 
@@ -120,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("init-db", help="create or upgrade the schema; seed the calendar")
+    s.add_argument("--demo", action="store_true",
+                   help="create a demo database (the only kind that may hold demo accounts); "
+                        "refused on a database created otherwise")
     s.set_defaults(handler=cmd_init_db)
 
     s = sub.add_parser("import", help="import contract tables from files or another database")
@@ -131,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--query", help="SELECT to read from --from-url")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.add_argument("--actor", metavar="NAME",
-                   help="who imports, for the audit log (default: the OS user, os:NAME)")
+                   help="the account that imports (a supervisor), for the audit log "
+                        "(default: the OS user, os:NAME)")
     s.set_defaults(handler=cmd_import)
 
     s = sub.add_parser("calendar", help="the working-day calendar")
@@ -143,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("file")
     c = cal.add_parser("show", help="working days per year, fallback years")
     c.add_argument("--year", type=int)
+    for c in (cal.choices["seed"], cal.choices["import"]):
+        c.add_argument("--actor", metavar="NAME",
+                       help="the account that changes the calendar (a supervisor), for the "
+                            "audit log (default: the OS user, os:NAME)")
     s.set_defaults(handler=cmd_calendar)
 
     s = sub.add_parser("generate", help="generate a seeded, realistic demo city")

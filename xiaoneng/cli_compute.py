@@ -3,7 +3,8 @@
 The job measures with the settings in force — defaults ← settings file ← the overrides the
 supervision office stored on the 数据管理 page (`queries.settings_store.in_force`) — the same
 values a job started from the dashboard uses. Every run is in the audit log as the OS user (or
-`--actor`), written in the transaction that replaces the facts (`run_compute_audited`).
+the `--actor` account, which must be allowed to run jobs), written in the transaction that
+replaces the facts (`run_compute_audited`).
 """
 
 from __future__ import annotations
@@ -52,10 +53,11 @@ def cmd_compute(args: argparse.Namespace) -> int:
     from queries.facts_store import last_run
     from queries.settings_store import in_force
     from queries.status import data_status
-    from xiaoneng.authz import CLI_ROLE, cli_actor
+    from xiaoneng.cli_identity import resolve
 
     engine = make_engine()
     check_connection(engine)
+    actor = resolve(engine, args.actor, "run_job")
     if args.if_stale:
         run = last_run(engine)
         status = data_status(engine)
@@ -67,8 +69,9 @@ def cmd_compute(args: argparse.Namespace) -> int:
 
     months = None if args.all else month_range(args.month, args.to or args.month)
     result = run_compute_audited(engine, months, as_of=args.as_of, settings=in_force(engine),
-                                 username=cli_actor(args.actor), role=CLI_ROLE,
-                                 detail={"via": "cli"})
+                                 username=actor.username, role=actor.role,
+                                 scope=actor.scope,
+                                 detail={"via": "cli", "os_user": actor.os_user})
     print(result.format())
     return 0
 
@@ -83,5 +86,6 @@ def register(sub) -> None:
     s.add_argument("--if-stale", action="store_true",
                    help="skip when the last run is newer than the last load")
     s.add_argument("--actor", metavar="NAME",
-                   help="who runs it, for the audit log (default: the OS user, os:NAME)")
+                   help="the account that runs it (a supervisor), for the audit log "
+                        "(default: the OS user, os:NAME)")
     s.set_defaults(handler=cmd_compute)

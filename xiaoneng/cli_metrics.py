@@ -4,9 +4,10 @@
 plain strings and validated here, so that a bad month or an unknown metric id is one line on
 stderr (via XiaonengError), not an argparse usage dump.
 
-Scope: `--as-user USERNAME` exports as that dashboard account — its role must allow exports
-(analyst, unit user) and a unit user's file holds only its region subtree / agency list, the
-same scope the dashboard enforces. Without `--as-user` the export is unscoped: that mode is for
+Scope: `--as-user USERNAME` (or `--actor USERNAME`, the same) exports as that dashboard
+account — it must exist, be enabled and its role must allow exports (analyst, unit user; see
+`xiaoneng.cli_identity`) — and a unit user's file holds only its region subtree / agency list,
+the same scope the dashboard enforces. Without either the export is unscoped: that mode is for
 the local operator on the server only, who holds DATABASE_URL and could read every table
 anyway; it is never offered through the dashboard. Either way the export is in the audit log
 (who, scope, rows, what); if that row cannot be written the file is removed and the command
@@ -32,22 +33,6 @@ def parse_month(text: str, option: str) -> dt.date:
         return dt.date(int(text[:4]), int(text[5:7]), 1)
     except ValueError:
         raise XiaonengError(f"{option} expects a month as YYYY-MM, got {text!r}") from None
-
-
-def export_user(engine, username: str, actor: str):
-    """The account an export runs as, if it may export (refusals are audited, then raised)."""
-    from queries import accounts_store, audit
-    from xiaoneng.authz import PermissionDenied, can
-
-    acc = accounts_store.get_account(engine, username)
-    reason = ("unknown account" if acc is None else "account disabled" if acc.disabled
-              else None if can(acc.user(), "export") else f"role {acc.role} may not export")
-    if reason is not None:
-        audit.record(engine, username, "export", role=acc.role if acc else None,
-                     detail={"via": "cli", "ok": False, "reason": reason, "os_user": actor})
-        raise PermissionDenied(f"--as-user {username}: {reason}")
-    assert acc is not None
-    return acc.user("cli")
 
 
 def user_scope(engine, user) -> tuple[str, ...] | None:
@@ -76,7 +61,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from metrics.query import Filters, validate_metric_ids
     from queries import audit
     from queries.engine import check_connection, make_engine
-    from xiaoneng.authz import CLI_ROLE, cli_actor
+    from xiaoneng.cli_identity import resolve
 
     month_from = parse_month(args.month_from, "--from")
     month_to = parse_month(args.month_to, "--to")
@@ -85,23 +70,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     ids = validate_metric_ids(args.metrics.split(",")) if args.metrics else None
     engine = make_engine()
     check_connection(engine)
-    actor = cli_actor(args.actor)
-    if args.as_user:
-        user = export_user(engine, args.as_user, actor)
-        allowed = user_scope(engine, user)
+    if args.as_user and args.actor and args.as_user != args.actor:
+        raise XiaonengError("--as-user and --actor name different accounts; give one")
+    actor = resolve(engine, args.as_user or args.actor, "export",
+                    flag="--as-user" if args.as_user else "--actor")
+    allowed = None  # the local operator (OS user): unscoped, see the module docstring
+    if actor.user is not None:
+        allowed = user_scope(engine, actor.user)
         if allowed is not None and not allowed:
-            raise XiaonengError(f"--as-user {args.as_user}: the account's scope "
-                                f"({user.scope_label}) matches no agency")
-        who, role, scope = user.username, user.role, user.scope_label
-    else:  # the local operator: unscoped (see the module docstring)
-        allowed, who, role, scope = None, actor, CLI_ROLE, "all"
+            raise XiaonengError(f"{'--as-user' if args.as_user else '--actor'} "
+                                f"{actor.username}: the account's scope ({actor.scope}) "
+                                "matches no agency")
     filters = Filters(month_from, month_to, allowed_agencies=allowed)
     path = export_metrics(engine, args.grain, month_from, month_to, ids, args.format, args.out,
                           filters=filters, period=args.period)
     rows = _rows_in(path, args.format)
     try:
-        audit.record(engine, who, "export", role=role, scope=scope, detail={
-            "via": "cli", "ok": True, "os_user": actor, "what": f"metrics:{args.grain}",
+        audit.record(engine, actor.username, "export", **actor.audit(), detail={
+            "via": "cli", "ok": True, "os_user": actor.os_user, "what": f"metrics:{args.grain}",
             "grain": args.grain, "from": args.month_from, "to": args.month_to,
             "period": args.period, "metrics": ids or "all", "format": args.format,
             "rows": rows, "file": str(path),
@@ -111,7 +97,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise XiaonengError(f"export not recorded in the audit log, file removed: "
                             f"{type(exc).__name__}") from exc
     print(f"export: {rows:,} metric values written to {path}"
-          + (f" (scope of {who}: {scope})" if args.as_user else " (unscoped: local operator)"))
+          + (f" (scope of {actor.username}: {actor.scope})" if actor.user
+             else " (unscoped: local operator)"))
     return 0
 
 
@@ -135,7 +122,8 @@ def _register_export(sub) -> None:
                         "unit user gets only its scope (without it: unscoped, for the local "
                         "operator on the server only)")
     s.add_argument("--actor", metavar="NAME",
-                   help="who runs it, for the audit log (default: the OS user, os:NAME)")
+                   help="the same as --as-user: an account allowed to export (default: the OS "
+                        "user, os:NAME, unscoped)")
     s.set_defaults(handler=cmd_export)
 
 

@@ -44,6 +44,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from queries.settings_store import in_force
     from reports import FORMATS, file_name
 
+    if args.user and not args.publish:
+        raise XiaonengError("--user names the publisher: it goes with --publish")
     formats = [f.strip() for f in args.format.split(",") if f.strip()]
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
@@ -64,24 +66,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     settings = in_force(engine)  # file/defaults with the supervisor's saved overrides
     rules = BulletinRules.from_settings(settings, top_n=args.top_n)
     scope = parse_scope(engine, args.scope)
-    if args.publish:
-        from queries import audit
-        from reports.publish import publish_bulletin
-        from xiaoneng.authz import CLI_ROLE, cli_actor
+    from queries import audit
+    from xiaoneng.cli_identity import resolve
 
-        actor = cli_actor(args.user)
-        write = audit.hook(actor, "publish", role=CLI_ROLE, scope="all",
-                           detail={"month": month, "bulletin_scope": scope.key, "via": "cli"})
+    what = {"month": month, "bulletin_scope": scope.key, "via": "cli"}
+    if args.publish:
+        from reports.publish import publish_bulletin
+
+        # the publisher: the OS user, or an account that may publish this scope's bulletin
+        actor = resolve(engine, args.user, "publish_bulletin", flag="--user",
+                        bulletin_scope=scope.key, detail=what)
+        what["os_user"] = actor.os_user
+        write = audit.hook(actor.username, "publish", **actor.audit(), detail=what)
         try:
             res = publish_bulletin(engine, month, scope, formats, settings, rules,
-                                   created_by=actor, audit=write)
+                                   created_by=actor.username, audit=write)
         except Exception as exc:
             audit.record_failure(write, engine, exc)
             raise
         if res.unchanged:
-            audit.record(engine, actor, "publish", role=CLI_ROLE, scope="all",
-                         detail={"month": month, "bulletin_scope": scope.key, "via": "cli",
-                                 "version": res.version, "unchanged": True})
+            audit.record(engine, actor.username, "publish", **actor.audit(),
+                         detail={**what, "version": res.version, "unchanged": True})
         for fmt in formats:
             f = res.files[fmt]
             (out / f.filename).write_bytes(f.data)
@@ -98,10 +103,22 @@ def cmd_report(args: argparse.Namespace) -> int:
                     print("   ", line)
         return 0
     from reports.publish import preview
+    from xiaoneng.cli_identity import os_actor
 
+    actor = os_actor()
     b, files = preview(engine, month, scope, formats, settings, rules)
-    for fmt, data in files.items():
-        (out / file_name(b, fmt)).write_bytes(data)
+    written = [out / file_name(b, fmt) for fmt in files]
+    for path, data in zip(written, files.values(), strict=True):
+        path.write_bytes(data)
+    try:  # as `xiaoneng export`: no file leaves unrecorded
+        audit.record(engine, actor.username, "preview", **actor.audit(), detail={
+            **what, "os_user": actor.os_user, "formats": formats, "out": str(out),
+            "content_hash": b.content_hash})
+    except Exception as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise XiaonengError(f"preview not recorded in the audit log, files removed: "
+                            f"{type(exc).__name__}") from exc
     print(f"report: preview of {b.title} {month:%Y-%m} written to {out} "
           f"({', '.join(formats)}; hash {b.content_hash[:12]}; not published)")
     return 0
@@ -138,5 +155,8 @@ def register(sub) -> None:
                    help="units praised / criticised (default: settings top_n)")
     s.add_argument("--on-workday", type=int, default=None, metavar="N",
                    help="do nothing unless today is the N-th working day of the month")
-    s.add_argument("--user", default=None, help="recorded as the publisher in the version and the audit log (default: os:<OS user>)")
+    s.add_argument("--user", default=None,
+                   help="the publishing account (a supervisor whose scope covers the "
+                        "bulletin), recorded in the version and the audit log (default: the "
+                        "OS user, os:NAME)")
     s.set_defaults(handler=cmd_report)

@@ -3,7 +3,8 @@
 Data come from the database (DATABASE_URL, through the existing readers), from a directory of
 contract Parquet files (`--parquet`), or from the seeded demo city generated in memory
 (`--demo`, with `--cases` / `--seed`), so the backtest report can be regenerated anywhere by
-one command:
+one command. Results read from the database are audited (an `export` row, as the OS user);
+CSV output is formula-safe (`queries.spreadsheet_cells`):
 
     xiaoneng stats backtest --demo --out docs/backtest.md
 """
@@ -30,11 +31,18 @@ def _tables(args: argparse.Namespace):
                           end=dt.date(2026, 10, 1))
         return (data.from_frames(frames),
                 f"demo city, {args.cases:,} cases, seed {args.seed}, 2024-01 to 2026-10")
+    from queries import audit
     from queries.engine import check_connection, make_engine
+    from xiaoneng.cli_identity import os_actor
 
     engine = make_engine()
     check_connection(engine)
-    return data.read_database(engine), "the configured database"
+    tables = data.read_database(engine)
+    actor = os_actor()  # results of the database leave the server: on record before they do
+    audit.record(engine, actor.username, "export", **actor.audit(), detail={
+        "via": "cli", "os_user": actor.os_user, "what": f"stats:{args.stats_action}",
+        "format": getattr(args, "format", "markdown"), "out": args.out or "stdout"})
+    return tables, "the configured database"
 
 
 def _rules():
@@ -48,9 +56,11 @@ def _write(frame, fmt: str, out: str | None) -> None:
     import polars as pl
 
     if fmt == "csv":
-        text = frame.with_columns(
+        from queries.spreadsheet_cells import csv_text
+
+        text = csv_text(frame.with_columns(
             [pl.col(c).list.join(",") for c, t in frame.schema.items() if t == pl.List(pl.String)]
-        ).write_csv()
+        ))
     elif fmt == "json":
         text = frame.write_json()
     else:

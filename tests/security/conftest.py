@@ -39,6 +39,16 @@ def demo_env(demo_url: str, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: F8
     return demo_url
 
 
+@pytest.fixture
+def demo_copy(demo_copy_url: str) -> Iterator:  # noqa: F811
+    """An engine on a private copy of the demo database (for tests that write to it)."""
+    from queries.engine import make_engine
+
+    engine = make_engine(demo_copy_url)
+    yield engine
+    engine.dispose()
+
+
 def app_as(user: User | None, query: dict | None = None) -> AppTest:
     """The app (shell + pages) with `user` signed in through session state (not a URL)."""
     from dashboard.auth import USER_KEY

@@ -15,16 +15,6 @@ from xiaoneng.cli import main
 PW = "correct horse battery"
 
 
-@pytest.fixture
-def demo_copy(demo_copy_url):
-    """An engine on a private copy of the demo database (these tests write to it)."""
-    from queries.engine import make_engine
-
-    engine = make_engine(demo_copy_url)
-    yield engine
-    engine.dispose()
-
-
 def _audit(engine, action: str) -> list[dict]:
     from queries import audit
 
@@ -69,13 +59,41 @@ def test_cli_import_is_audited_as_the_os_user_with_its_load(sqlite_url, sqlite_e
 
 def test_cli_import_names_the_actor_and_records_a_refused_file(sqlite_url, sqlite_engine,
                                                                tmp_path, monkeypatch) -> None:
+    from queries import accounts_store
+
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    accounts_store.create_account(sqlite_engine, "ops-bob", "supervisor", PW)
     bad = tmp_path / "cases.csv"
     bad.write_text("nothing,useful\n1,2\n", encoding="utf-8")
     assert main(["import", str(bad), "--actor", "ops-bob", "--quiet"]) == 2
     (row,) = _audit(sqlite_engine, "import")
-    assert row["username"] == "ops-bob" and row["detail"]["ok"] is False
-    assert row["detail"]["error"]
+    assert row["username"] == "ops-bob" and row["role"] == "supervisor"
+    assert row["detail"]["ok"] is False and row["detail"]["error"]
+    assert row["detail"]["os_user"].startswith("os:")
+
+
+@pytest.mark.parametrize("actor, reason", [
+    ("nobody", "unknown account"),
+    ("an-alyst", "role analyst may not import data"),
+])
+def test_cli_import_actor_must_be_an_account_allowed_to_import(sqlite_url, sqlite_engine,
+                                                               tmp_path, monkeypatch, capsys,
+                                                               actor, reason) -> None:
+    from queries import accounts_store
+
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    accounts_store.create_account(sqlite_engine, "an-alyst", "analyst", PW)
+    out = tmp_path / "city"
+    assert main(["generate", "--cases", "200", "--from", "2025-01", "--to", "2025-01",
+                 "--out", str(out), "--quiet"]) == 0
+    assert main(["import", str(out), "--actor", actor, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"--actor {actor}: {reason}" in err and err.count("\n") == 1
+    (row,) = _audit(sqlite_engine, "import")
+    assert row["username"] == actor and row["detail"]["ok"] is False
+    assert row["detail"]["reason"] == reason
+    with sqlite_engine.connect() as conn:  # nothing was loaded
+        assert conn.execute(sa.text("SELECT count(*) FROM cases")).scalar_one() == 0
 
 
 # --- compute -------------------------------------------------------------------------------
@@ -97,8 +115,9 @@ def _last_run_settings(engine) -> tuple[dict, str]:
 
 
 def test_cli_compute_uses_the_thresholds_stored_in_the_database(demo_copy, capsys) -> None:
-    from queries import settings_store
+    from queries import accounts_store, settings_store
 
+    accounts_store.create_account(demo_copy, "cron", "supervisor", PW)
     argv = ["compute", "--month", "2025-05", "--as-of", "2025-06-30T18:00", "--actor", "cron"]
     assert main(argv) == 0, capsys.readouterr().err
     default_warnings = _warnings_eom(demo_copy, "2025-05")
@@ -110,7 +129,7 @@ def test_cli_compute_uses_the_thresholds_stored_in_the_database(demo_copy, capsy
     assert used["warn_days"] == 5
     assert _warnings_eom(demo_copy, "2025-05") > default_warnings
     runs = _audit(demo_copy, "job_run")
-    assert [r["username"] for r in runs] == ["cron", "cron"]
+    assert [(r["username"], r["role"]) for r in runs] == [("cron", "supervisor")] * 2
     assert runs[-1]["detail"]["ok"] is True and runs[-1]["detail"]["settings_digest"] == digest
     assert runs[-1]["detail"]["months"] == ["2025-05"]
     assert runs[-1]["detail"]["written"]["case_facts"] > 0
@@ -137,7 +156,10 @@ def _export(tmp_path, name: str, *extra: str) -> tuple[int, object]:
 
 
 def test_unit_user_export_holds_only_their_subtree_and_is_audited(demo_copy, tmp_path,
-                                                                  capsys) -> None:
+                                                                  capsys, monkeypatch) -> None:
+    import getpass
+
+    monkeypatch.setattr(getpass, "getuser", lambda: "ops-alice")
     _accounts(demo_copy)
     own, other = _subtree_agencies(demo_copy, COUNTY_A), _subtree_agencies(demo_copy, COUNTY_B)
     assert own and other
@@ -147,7 +169,7 @@ def test_unit_user_export_holds_only_their_subtree_and_is_audited(demo_copy, tmp
     assert df.height > 0
     assert set(df["agency_code"]) <= own and not set(df["agency_code"]) & other
     # the same export unscoped (local operator) does reach the other county: the filter did it
-    rc, full = _export(tmp_path, "all", "--actor", "ops-alice")
+    rc, full = _export(tmp_path, "all")
     assert rc == 0
     assert set(pl.read_csv(full, infer_schema=False)["agency_code"]) & other
     unit_row, op_row = _audit(demo_copy, "export")
@@ -155,7 +177,7 @@ def test_unit_user_export_holds_only_their_subtree_and_is_audited(demo_copy, tmp
     assert unit_row["scope"] == f"region:{COUNTY_A}"
     assert unit_row["detail"]["rows"] == df.height and unit_row["detail"]["ok"] is True
     assert unit_row["detail"]["what"] == "metrics:agency"
-    assert op_row["username"] == "ops-alice" and op_row["role"] == "operator"
+    assert op_row["username"] == "os:ops-alice" and op_row["role"] == "operator"
     assert op_row["scope"] == "all" and op_row["detail"]["scoped_to"] is None
 
 
