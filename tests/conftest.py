@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
-if not REALDATA.exists():  # CI clones main with shared/ beside it
-    REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+# The real logs the tests use are vendored in the repository (origin and licence in
+# examples/realdata/README.md), so a clone needs nothing beside it.
+REALDATA = Path(__file__).resolve().parents[1] / "examples" / "realdata"
 
 DEFAULT_PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
@@ -29,7 +29,7 @@ def _server_url() -> sa.URL:
 
 @pytest.fixture(scope="session")
 def realdata() -> Path:
-    assert REALDATA.exists(), f"shared/realdata not found at {REALDATA}"
+    assert REALDATA.exists(), f"the vendored real logs are missing: {REALDATA}"
     return REALDATA
 
 
