@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -54,18 +55,18 @@ def pg_server_url() -> sa.URL:
     return _server_url()
 
 
-@pytest.fixture
-def pg_url(pg_server_url: sa.URL) -> Iterator[str]:
-    """A brand-new, empty PostgreSQL database, dropped after the test."""
+@contextmanager
+def fresh_pg_database(server: sa.URL) -> Iterator[str]:
+    """A brand-new, empty PostgreSQL database on `server` (its URL), dropped afterwards."""
     name = f"xiaoneng_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except sa.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL at {pg_server_url.render_as_string(hide_password=True)} "
+        pytest.fail(f"PostgreSQL at {server.render_as_string(hide_password=True)} "
                     f"is not reachable (set TEST_DATABASE_URL): {exc.orig}")
-    url = pg_server_url.set(database=name).render_as_string(hide_password=False)
+    url = server.set(database=name).render_as_string(hide_password=False)
     try:
         yield url
     finally:
@@ -75,6 +76,13 @@ def pg_url(pg_server_url: sa.URL) -> Iterator[str]:
             ), {"n": name})
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_server_url: sa.URL) -> Iterator[str]:
+    """A brand-new, empty PostgreSQL database, dropped after the test."""
+    with fresh_pg_database(pg_server_url) as url:
+        yield url
 
 
 @pytest.fixture
