@@ -14,8 +14,11 @@ the load's own transaction just before it commits (a failed load: `ok: false`, a
 Each returns a `LoadReport`. Every row read is loaded, quarantined (table `quarantine`, with its
 raw values, file, line, and every rule it broke) or merged as an identical duplicate, and the
 report shows that the counts reconcile. A file that cannot be used at all (empty, unreadable, a
-required column missing) is refused before anything is written, with an `ImportRejected` naming
-the file and the problem. The mapping file format is documented in `queries.importer.mapping`.
+required column missing, a workbook beyond its limits) is refused before anything is written,
+with a one-line `ImportRejected` naming the file and the problem. A row whose key is stored for
+another case is a key conflict, never an update (`queries.importer.identity`); every row
+written records its load, file and line. The mapping file format is documented in
+`queries.importer.mapping`, the user's guide is docs/importing.md.
 """
 
 from __future__ import annotations
