@@ -135,3 +135,12 @@ def test_pages_say_channel_not_recorded_instead_of_a_rate(app_at, stem):
     at = _page(app_at(["unknown"] * 4), stem)
     online = next(m for m in at.metric if m.label == "网上办理率")
     assert online.value == "渠道未记录"
+
+
+def test_unknown_can_never_be_configured_as_an_online_channel(tmp_path):
+    from metrics.settings import load_settings
+    from queries.errors import XiaonengError
+
+    with pytest.raises(XiaonengError, match="online_channels must be a non-empty subset of"):
+        load_settings(tmp_path / "none.toml", overrides={"online_channels": ["online",
+                                                                             "unknown"]})
