@@ -177,12 +177,6 @@ def shown(expr: pl.Expr) -> pl.Expr:
             .otherwise(text))
 
 
-def shown_text(text: str) -> str:
-    """`shown` for one Python string (file names, headers, sheet names in messages)."""
-    text = escaped(text)
-    return text if len(text) <= SHOWN_MAX_CHARS else text[: SHOWN_MAX_CHARS - 1] + "…"
-
-
 def _err(rule: str, label: str, message: pl.Expr | str) -> pl.Expr:
     msg = pl.lit(message) if isinstance(message, str) else message
     return pl.concat_str([pl.lit(f"{rule}{rules.SEP}{escaped(label)}{rules.SEP}"), msg])
