@@ -5,7 +5,12 @@
 Generates the demo city to Parquet once (cached), writes `cases` also as CSV, then imports the
 whole directory (all six tables, validated, quarantine-checked, upserted) into a fresh SQLite
 file and a fresh PostgreSQL database (COPY path), each in its own subprocess so that the peak
-RSS printed is that import's own. Prints a Markdown table for BENCHMARKS.md.
+RSS printed is that import's own; then imports the same directory again ("re-import": every
+key is stored, so every row goes through the identity check of issue 18 and is unchanged).
+Prints a Markdown table for BENCHMARKS.md.
+
+The baseline of a change is the same script run on the code before it: copy this file into a
+checkout of the base commit (its `bench/`) and run it there with the same arguments.
 """
 
 from __future__ import annotations
@@ -40,7 +45,12 @@ def _import(url: str, path: Path) -> dict:
     d = report.to_dict()
     rows = sum(v["read"] for v in d["tables"].values())
     quarantined = sum(v["quarantined"] for v in d["tables"].values())
+    t = time.perf_counter()
+    again = import_paths(engine, [path], progress=False).to_dict()
+    rewall = time.perf_counter() - t
+    unchanged = sum(v["unchanged"] for v in again["tables"].values())
     return {"wall_s": wall, "rows": rows, "quarantined": quarantined, "ok": report.ok,
+            "reimport_s": rewall, "reimport_unchanged": unchanged,
             "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024}
 
 
@@ -88,9 +98,11 @@ def main() -> None:
                         conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
     print(f"\n{args.cases:,} demo cases (all six tables), {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}\n")
-    print("| database | rows | wall | rows/s | peak RSS | quarantined |\n|---|---|---|---|---|---|")
+    print("| database | rows | wall | rows/s | re-import (unchanged) | peak RSS | quarantined |\n"
+          "|---|---|---|---|---|---|---|")
     for label, r in results:
         print(f"| {label} | {r['rows']:,} | {r['wall_s']:.1f} s | {r['rows'] / r['wall_s']:,.0f} "
+              f"| {r['reimport_s']:.1f} s ({r['reimport_unchanged']:,}) "
               f"| {r['peak_rss_gb']:.2f} GB | {r['quarantined']} |")
 
 

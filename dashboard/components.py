@@ -56,7 +56,8 @@ def _row(frame: pl.DataFrame, metric_id: str) -> dict[str, Any] | None:
     return rows.row(-1, named=True) if rows.height else None
 
 
-def kpi_tile(frame: pl.DataFrame, metric_id: str, period_label: str) -> None:
+def kpi_tile(frame: pl.DataFrame, metric_id: str, period_label: str,
+             note: str | None = None, replaced: str | None = None) -> None:
     """One KPI in the public-dashboard convention.
 
     Value, the period it is for, change on last month and on the same month last year, the
@@ -71,6 +72,8 @@ def kpi_tile(frame: pl.DataFrame, metric_id: str, period_label: str) -> None:
     shown = fmt_value(value, m.fmt, lang)
     if value is not None and m.fmt in ("days", "score", "num") and unit:
         shown = f"{shown} {unit}"
+    if replaced is not None:  # the value would not be a measurement (e.g. no channel recorded)
+        row, value, shown = {}, None, replaced
     delta_colour = {"higher": "normal", "lower": "inverse"}.get(m.direction, "off")
     with st.container(border=True):
         st.metric(
@@ -86,6 +89,8 @@ def kpi_tile(frame: pl.DataFrame, metric_id: str, period_label: str) -> None:
         if n is not None:
             parts.append(_t("n_cases", n=fmt_count(n)))
         st.caption(" · ".join(parts))
+        if note:
+            st.caption(f":material/help: {note}")
         tgt = target_of(metric_id)
         if tgt is not None:
             ok = meets_target(value, *tgt)
@@ -114,12 +119,16 @@ def shows_n(m: Metric) -> bool:
 
 
 def kpi_row(frame: pl.DataFrame, metric_ids: Sequence[str], period_label: str,
-            per_row: int = 4) -> None:
+            per_row: int = 4, notes: Mapping[str, str] | None = None,
+            replaced: Mapping[str, str] | None = None) -> None:
+    """KPI tiles; `notes` adds a line under a tile, `replaced` shows a text instead of its
+    value (e.g. 渠道未知 14.2% / 渠道未记录 from `panels.channel_notes`)."""
     for start in range(0, len(metric_ids), per_row):
         cols = st.columns(per_row)
         for col, mid in zip(cols, metric_ids[start:start + per_row], strict=False):
             with col:
-                kpi_tile(frame, mid, period_label)
+                kpi_tile(frame, mid, period_label, (notes or {}).get(mid),
+                         (replaced or {}).get(mid))
 
 
 def card_badge(kind: str, count: int | None = None) -> None:

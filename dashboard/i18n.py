@@ -116,6 +116,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "note": {"zh": "说明", "en": "Note"},
     "below_min_n": {"zh": "样本不足", "en": "too few cases"},
     "no_data": {"zh": "暂无数据", "en": "no data"},
+    "channel_unknown": {"zh": "渠道未知 {share}", "en": "channel unknown {share}"},
+    "channel_unrecorded": {"zh": "渠道未记录", "en": "channel not recorded"},
     "target_line": {"zh": "目标", "en": "target"},
     # timeliness
     "used_days_dist": {"zh": "办结用时分布（工作日）", "en": "Working days used (completed cases)"},

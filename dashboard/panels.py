@@ -19,7 +19,7 @@ from dashboard.components import metric_name, no_rows, table, target_of
 from dashboard.formatting import fmt_value, py_map
 from dashboard.i18n import translate
 from dashboard.state import current_lang
-from metrics.registry import METRIC_BY_ID
+from metrics.registry import METRIC_BY_ID, UNKNOWN_SHARE_NOTED
 from queries.extracts import Filters
 
 OVERVIEW_KPIS: list[str] = [
@@ -216,7 +216,24 @@ ONLINE_KPIS: list[str] = [
     "instant_rate", "e_result_rate", "cross_region",
 ]
 ONLINE_UNIT: list[str] = ["online_rate", "full_online_rate", "no_visit_rate",
-                          "max_one_visit_rate", "accepted"]
+                          "max_one_visit_rate", "accepted", "unknown_channel_share"]
+# Rates whose numerator is a channel: not measured where the export recorded no channel.
+CHANNEL_RATES: tuple[str, ...] = ("online_rate", "mobile_rate")
+UNKNOWN_CHANNEL = "unknown_channel_share"
+
+
+def channel_notes(frame: pl.DataFrame) -> dict[str, dict[str, str]]:
+    """kpi_row's `notes` and `replaced` for the channel rates in `frame` (which must hold
+    unknown_channel_share): "渠道未知 14.2%" under them when the share is ≥ 1 %, and
+    "渠道未记录" instead of them when no case in view has a recorded channel."""
+    rows = frame.filter(pl.col("metric_id") == UNKNOWN_CHANNEL)
+    share = rows["value"][-1] if rows.height else None
+    if share is None or share < UNKNOWN_SHARE_NOTED:
+        return {"notes": {}, "replaced": {}}
+    if share >= 1.0:
+        return {"notes": {}, "replaced": {m: _t("channel_unrecorded") for m in CHANNEL_RATES}}
+    text = _t("channel_unknown", share=fmt_value(share, "pct", current_lang()))
+    return {"notes": {m: text for m in CHANNEL_RATES}, "replaced": {}}
 CATALOGUE_KPIS: list[str] = ["online_capable_item_rate", "full_online_item_rate",
                              "zero_visit_item_rate", "avg_materials", "avg_steps"]
 

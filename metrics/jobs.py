@@ -23,6 +23,7 @@ from metrics.settings import Settings
 from queries import facts_store, inputs
 from queries.audit import AuditHook
 from queries.case_sources import CaseSource, DatabaseSource, FrameSource, iter_slices
+from queries.contract import DATE_FLOOR
 from queries.errors import XiaonengError
 from queries.extracts import add_months
 from queries.schema import GRAIN
@@ -259,7 +260,7 @@ def run_compute(
             tables = load_inputs(engine, window)
             source, slice_months = FrameSource(tables), 0
             first = tables["cases"]["submitted_at"].min() if tables["cases"].height else None
-            lo = first.date() if first else None
+            lo = max(first.date(), DATE_FLOOR) if first else None  # never expand from year 0024
         calendar = WorkCalendar.from_engine(engine)
         span_start = min(lo or months[0], months[0])
         span_end = max(as_of.date(), months[-1]) + dt.timedelta(days=400)

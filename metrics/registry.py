@@ -16,12 +16,16 @@ from typing import Literal
 from queries import schema
 
 Kind = Literal["count", "share", "ratio", "quantile", "coverage", "index"]
+
+# A share of `unknown` (e.g. unknown_channel_share) at or above this is stated wherever the
+# rates it affects are shown, so a low rate is never read as measured (docs/importing.md).
+UNKNOWN_SHARE_NOTED = 0.01
 Direction = Literal["higher", "lower", "neutral"]
 Fmt = Literal["int", "pct", "days", "score", "num"]
 Family = Literal["volume", "timeliness", "online", "cards", "reviews", "catalogue", "business_env"]
 
 FACT_TABLES: dict[str, tuple[str, ...]] = {
-    "case_facts": schema.CASE_MEASURES,
+    "case_facts": schema.CASE_MEASURES + tuple(schema.GRAIN_FILTERED_MEASURES),
     "review_facts": schema.REVIEW_MEASURES,
     "card_facts": schema.CARD_MEASURES,
     "catalogue_facts": schema.CATALOGUE_MEASURES,
@@ -93,6 +97,9 @@ MEASURES: tuple[Measure, ...] = (
        "accepted cases with full_online"),
     _m("mobile_accepted", CF, "掌上受理件数", "accepted via mobile", ACC,
        "accepted cases with channel = mobile"),
+    _m("unknown_channel_accepted", CF, "渠道未知受理件数", "accepted with channel unknown", ACC,
+       "accepted cases whose channel the export did not record (channel = unknown): the "
+       "`accepted` of the fact rows whose channel is unknown (no column of its own)"),
     _m("visits_known", CF, "到现场次数已知件数", "accepted with visits known", ACC,
        "accepted cases with visits not null"),
     _m("no_visit", CF, "不见面件数", "zero-visit cases", ACC, "accepted cases with visits = 0"),
@@ -281,6 +288,16 @@ METRICS: tuple[Metric, ...] = (
            ("mobile_accepted",), ("accepted",), unit="%", fmt="pct",
            definition_zh="移动端受理件数 / 受理件数", definition_en="Mobile / accepted.",
            source=ZJ),
+    Metric("unknown_channel_share", "渠道未知占比", "Channel-unknown share", "online", "share",
+           ("unknown_channel_accepted",), ("accepted",), unit="%", direction="lower", fmt="pct",
+           definition_zh="申报渠道未记录（未知）的受理件数 / 受理件数。网上办理率、掌上办理率仍以"
+                         "全部受理件为分母，渠道未知的办件计入分母而不计入分子；占比达到1%时各页面"
+                         "和通报注明，全部未知时显示“渠道未记录”而不显示比率",
+           definition_en="Accepted with an unrecorded channel / accepted. Online and mobile rates "
+                         "keep all accepted cases as denominator (unknown counts as not online); "
+                         "pages and the bulletin state the share from 1 %, and show 'channel "
+                         "not recorded' instead of the rates when every case is unknown.",
+           source="本系统数据质量口径（docs/importing.md）"),
     Metric("no_visit_rate", "不见面办理率", "Zero-visit rate", "online", "share", ("no_visit",),
            ("visits_known",), unit="%", fmt="pct",
            definition_zh="到现场次数为0的件数 / 到现场次数已知的受理件数",

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from metrics.stats.settings import StatsSettings
-from queries.contract import CHANNELS
+from queries.contract import CHANNELS, UNKNOWN
 from queries.errors import XiaonengError
 
 SUB_INDICATORS = (
@@ -125,9 +125,10 @@ def _problems(s: Settings):
         nonneg_int(name)
     if not isinstance(s.warn_share, int | float) or not 0 < s.warn_share <= 1:
         yield_.append(f"warn_share must be in (0, 1], got {s.warn_share!r}")
-    bad = [c for c in s.online_channels if c not in CHANNELS]
+    known = [c for c in CHANNELS if c != UNKNOWN]  # an unrecorded channel is never "online"
+    bad = [c for c in s.online_channels if c not in known]
     if bad or not s.online_channels:
-        yield_.append(f"online_channels must be a non-empty subset of {list(CHANNELS)}, got "
+        yield_.append(f"online_channels must be a non-empty subset of {known}, got "
                       f"{list(s.online_channels)!r}")
     if len(s.review_score_scale) != 5 or any(not isinstance(x, int | float)
                                                for x in s.review_score_scale):

@@ -11,12 +11,13 @@ f = ctx.filters
 ol_grain = st.session_state.get("ol_grain") or "region"
 data.prefetch(  # every read below, started side by side
     data.values_read(panels.ONLINE_UNIT, panels.unit_filters(f, ol_grain), ol_grain),
-    data.latest_read(panels.ONLINE_KPIS, f),
+    data.latest_read(panels.ONLINE_KPIS + [panels.UNKNOWN_CHANNEL], f),
     data.trend_read(["accepted"], f, "channel"),
     data.latest_read(panels.CATALOGUE_KPIS, f),
 )
 
-kpi_row(data.latest(panels.ONLINE_KPIS, f), panels.ONLINE_KPIS, ctx.period_label)
+online_now = data.latest(panels.ONLINE_KPIS + [panels.UNKNOWN_CHANNEL], f)
+kpi_row(online_now, panels.ONLINE_KPIS, ctx.period_label, **panels.channel_notes(online_now))
 st.plotly_chart(panels.channel_mix_figure(f), key="channel_mix")
 
 st.subheader(ctx.t("by_unit") + ctx.t("month_of", month=ctx.period_label))

@@ -11,8 +11,8 @@ f = ctx.filters
 
 st.subheader(ctx.t("kpis"))
 st.caption(ctx.t("tiles_for", period=ctx.period_label))
-now = data.latest(panels.OVERVIEW_KPIS + panels.OVERVIEW_EXTRA, f)
-kpi_row(now, panels.OVERVIEW_KPIS, ctx.period_label)
+now = data.latest(panels.OVERVIEW_KPIS + panels.OVERVIEW_EXTRA + [panels.UNKNOWN_CHANNEL], f)
+kpi_row(now, panels.OVERVIEW_KPIS, ctx.period_label, **panels.channel_notes(now))
 
 st.subheader(ctx.t("trends"))
 history = data.trend(panels.OVERVIEW_TRENDS, f)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import polars as pl
@@ -185,14 +185,39 @@ def _drop_stage(conn: Connection, name: str) -> None:
     conn.exec_driver_sql(f"DROP TABLE {_quote(conn, name)}")
 
 
+@contextmanager
+def _staged(conn: Connection, table: sa.Table, cols: Sequence[str]) -> Iterator[str]:
+    """A temporary staging table for the body of the `with`, dropped after it succeeds.
+
+    When the body fails the table is left alone: on PostgreSQL the statement that failed has
+    aborted the transaction, so a DROP would fail too ("current transaction is aborted") and
+    its error would replace the real one; the rollback that follows removes the table anyway
+    (it was created in the same transaction), and on SQLite it is a connection-local table.
+    """
+    name = _create_stage(conn, table, cols)
+    try:
+        yield name
+    except BaseException:
+        if not is_postgres(conn):  # SQLite: a TEMP table lives as long as the connection
+            with suppress(Exception):
+                _drop_stage(conn, name)
+        raise
+    _drop_stage(conn, name)
+
+
 def upsert_frame(
-    conn: Connection, table: sa.Table, df: pl.DataFrame, key: Sequence[str] | None = None
+    conn: Connection, table: sa.Table, df: pl.DataFrame, key: Sequence[str] | None = None,
+    compare: Sequence[str] | None = None, existing: int | None = None,
+    increment: Sequence[str] = (),
 ) -> UpsertCounts:
     """Insert new keys, update rows whose values differ, leave identical rows untouched.
 
     `df` must not repeat a key (the caller de-duplicates and reports duplicates). Returns how
     many rows were inserted, updated and found unchanged, so that re-importing the same data is
-    visibly a no-op (0 inserted, 0 updated).
+    visibly a no-op (0 inserted, 0 updated). `compare`: the columns whose difference makes an
+    update (default: every non-key column); the others (e.g. a row's origin) are written with
+    an insert or an update but never cause one. `existing`: how many of the keys the caller
+    already knows to be stored (it saves a look-up), or None.
     """
     if df.is_empty():
         return UpsertCounts()
@@ -201,35 +226,47 @@ def upsert_frame(
     missing_key = [k for k in key if k not in cols]
     if missing_key:
         raise ValueError(f"upsert into {table.name}: key column(s) {missing_key} not in frame")
+    compared = [c for c in (compare or cols) if c in cols and c not in key]
+    action = _Action(key, compared, tuple(increment))
     if not is_postgres(conn):
-        return _sqlite_upsert(conn, table, df.select(cols), cols, key)
-    stage = _create_stage(conn, table, cols)
-    try:
+        return _sqlite_upsert(conn, table, df.select(cols), cols, action, existing)
+    with _staged(conn, table, cols) as stage:
         copy_frame(conn, stage, df.select(cols), cols)
-        return _merge_stage(conn, table, stage, cols, key, df.height)
-    finally:
-        _drop_stage(conn, stage)
+        return _merge_stage(conn, table, stage, cols, df.height, action, existing)
 
 
-def _upsert_action(conn: Connection, table: sa.Table, cols: list[str], key: list[str],
+@dataclass(frozen=True)
+class _Action:
+    """What an upsert does on a key conflict: which columns decide that the row changed, and
+    which counters it raises instead of overwriting."""
+
+    key: list[str]
+    compared: list[str]
+    increment: tuple[str, ...] = ()
+
+
+def _upsert_action(conn: Connection, table: sa.Table, cols: list[str], action: _Action,
                    excluded: str) -> str:
-    """ON CONFLICT action that updates only rows whose values differ (NULL-safe)."""
+    """ON CONFLICT action that updates only rows whose `compared` values differ (NULL-safe)."""
     target = _qualified(conn, table)
-    value_cols = [c for c in cols if c not in key]
-    if not value_cols:
+    compared = action.compared
+    value_cols = [c for c in cols if c not in action.key]
+    if not value_cols or not compared:
         return "DO NOTHING"
     q = {c: _quote(conn, c) for c in cols}
-    sets = ", ".join(f"{q[c]} = {excluded}.{q[c]}" for c in value_cols)
+    sets = ", ".join(f"{q[c]} = {target}.{q[c]} + 1" if c in action.increment
+                     else f"{q[c]} = {excluded}.{q[c]}" for c in value_cols)
     if is_postgres(conn):
-        old = ", ".join(f"{target}.{q[c]}" for c in value_cols)
-        new = ", ".join(f"{excluded}.{q[c]}" for c in value_cols)
+        old = ", ".join(f"{target}.{q[c]}" for c in compared)
+        new = ", ".join(f"{excluded}.{q[c]}" for c in compared)
         return f"DO UPDATE SET {sets} WHERE ROW({old}) IS DISTINCT FROM ROW({new})"
-    differs = " OR ".join(f"{target}.{q[c]} IS NOT {excluded}.{q[c]}" for c in value_cols)
+    differs = " OR ".join(f"{target}.{q[c]} IS NOT {excluded}.{q[c]}" for c in compared)
     return f"DO UPDATE SET {sets} WHERE {differs}"
 
 
 def _sqlite_upsert(
-    conn: Connection, table: sa.Table, df: pl.DataFrame, cols: list[str], key: list[str]
+    conn: Connection, table: sa.Table, df: pl.DataFrame, cols: list[str], action: _Action,
+    existing: int | None,
 ) -> UpsertCounts:
     """executemany of INSERT … ON CONFLICT DO UPDATE … WHERE <differs>.
 
@@ -237,13 +274,15 @@ def _sqlite_upsert(
     already existed are counted first, so the two can be told apart.
     """
     target = _qualified(conn, table)
-    has_rows = conn.exec_driver_sql(f"SELECT 1 FROM {target} LIMIT 1").first() is not None
-    existing = int(existing_keys(conn, table, df.select(key)).sum()) if has_rows else 0
+    key = action.key
+    if existing is None:
+        has_rows = conn.exec_driver_sql(f"SELECT 1 FROM {target} LIMIT 1").first() is not None
+        existing = int(existing_keys(conn, table, df.select(key)).sum()) if has_rows else 0
     col_sql = ", ".join(_quote(conn, c) for c in cols)
     key_sql = ", ".join(_quote(conn, k) for k in key)
     sql = f"INSERT INTO {target} ({col_sql}) VALUES ({', '.join('?' for _ in cols)})"
     if existing:  # only then can a row conflict; a plain INSERT is cheaper per row
-        sql += f" ON CONFLICT ({key_sql}) {_upsert_action(conn, table, cols, key, 'excluded')}"
+        sql += f" ON CONFLICT ({key_sql}) {_upsert_action(conn, table, cols, action, 'excluded')}"
     changed = 0
     for offset in range(0, df.height, SQLITE_CHUNK_ROWS):
         result = conn.exec_driver_sql(sql, _sqlite_rows(df.slice(offset, SQLITE_CHUNK_ROWS)))
@@ -254,7 +293,8 @@ def _sqlite_upsert(
 
 
 def _merge_stage(
-    conn: Connection, table: sa.Table, stage: str, cols: list[str], key: list[str], n: int
+    conn: Connection, table: sa.Table, stage: str, cols: list[str], n: int, action: _Action,
+    existing: int | None,
 ) -> UpsertCounts:
     """PostgreSQL: merge the staging table into `table`, counting inserts and updates.
 
@@ -266,10 +306,11 @@ def _merge_stage(
     """
     target = _qualified(conn, table)
     staged = _quote(conn, stage)
+    key = action.key
     col_sql = ", ".join(_quote(conn, c) for c in cols)
     key_sql = ", ".join(_quote(conn, k) for k in key)
     join = " AND ".join(f"t.{_quote(conn, k)} = s.{_quote(conn, k)}" for k in key)
-    overlap = conn.exec_driver_sql(
+    overlap = existing > 0 if existing is not None else conn.exec_driver_sql(
         f"SELECT EXISTS (SELECT 1 FROM {staged} s JOIN {target} t ON {join})"
     ).scalar_one()
     if not overlap:
@@ -277,10 +318,10 @@ def _merge_stage(
             f"INSERT INTO {target} ({col_sql}) SELECT {col_sql} FROM {staged}"
         )
         return UpsertCounts(int(result.rowcount), 0, n - int(result.rowcount))
-    action = _upsert_action(conn, table, cols, key, "EXCLUDED")
+    on_conflict = _upsert_action(conn, table, cols, action, "EXCLUDED")
     sql = (
         f"WITH up AS (INSERT INTO {target} ({col_sql}) SELECT {col_sql} "
-        f"FROM {staged} ON CONFLICT ({key_sql}) {action} "
+        f"FROM {staged} ON CONFLICT ({key_sql}) {on_conflict} "
         f"RETURNING (xmax = 0) AS ins) "
         f"SELECT count(*) FILTER (WHERE ins), count(*) FILTER (WHERE NOT ins) FROM up"
     )
@@ -318,8 +359,7 @@ def existing_keys(conn: Connection, table: sa.Table, keys: pl.DataFrame) -> pl.S
 
 def _existing_via_stage(conn: Connection, table: sa.Table, distinct: pl.DataFrame) -> pl.DataFrame:
     cols = list(distinct.columns)
-    stage = _create_stage(conn, table, cols)
-    try:
+    with _staged(conn, table, cols) as stage:
         insert_frame(conn, stage, distinct, cols)
         q = {c: _quote(conn, c) for c in cols}
         join = " AND ".join(f"t.{q[c]} = s.{q[c]}" for c in cols)
@@ -328,8 +368,6 @@ def _existing_via_stage(conn: Connection, table: sa.Table, distinct: pl.DataFram
             f"SELECT {select} FROM {_quote(conn, stage)} s "
             f"WHERE EXISTS (SELECT 1 FROM {_qualified(conn, table)} t WHERE {join})"
         ).all()
-    finally:
-        _drop_stage(conn, stage)
     found = pl.DataFrame(rows, schema=cols, orient="row") if rows else pl.DataFrame(
         schema={c: pl.String for c in cols}
     )
@@ -352,3 +390,31 @@ def _cast_like(df: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
         else:
             exprs.append(col.cast(dtype))
     return df.select(exprs)
+
+
+def stored_rows(
+    conn: Connection, table: sa.Table, keys: pl.DataFrame, columns: Sequence[sa.ColumnElement]
+) -> list[tuple]:
+    """The stored rows of `table` whose key is among `keys`: the key values, then `columns`.
+
+    `columns` are expressions over `table` and over tables the caller joins in `columns`'
+    FROM (e.g. a row's origin); values come back typed by SQLAlchemy (datetimes as datetimes
+    on SQLite too). Like `existing_keys`: one bound IN list for few single-column keys, else a
+    staging table and one join, inside the caller's transaction.
+    """
+    cols = list(keys.columns)
+    if keys.is_empty():
+        return []
+    distinct = keys.unique()
+    key_cols = [table.c[k] for k in cols]
+    select = sa.select(*key_cols, *columns)
+    if len(cols) == 1 and distinct.height <= _IN_LIST_LIMIT:
+        values = distinct.get_column(cols[0]).drop_nulls().to_list()
+        stmt = select.where(key_cols[0].in_(sa.bindparam("v", expanding=True)))
+        return [tuple(r) for r in conn.execute(stmt, {"v": values}).all()]
+    with _staged(conn, table, cols) as stage:
+        insert_frame(conn, stage, distinct, cols)
+        staged = sa.table(stage, *(sa.column(k) for k in cols))
+        on = sa.and_(*(table.c[k] == staged.c[k] for k in cols))
+        rows = [tuple(r) for r in conn.execute(select.join_from(table, staged, on)).all()]
+    return rows

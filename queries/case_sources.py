@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from queries import inputs, schema
+from queries.contract import DATE_FLOOR
 from queries.extracts import add_months
 
 REFERENCE_TABLES = ("regions", "agencies", "items")
@@ -65,11 +66,20 @@ def chunk_key() -> pl.Expr:
     return pl.coalesce("accepted_at", "submitted_at")
 
 
+def plausible_bounds(lo: dt.date, hi: dt.date) -> tuple[dt.date, dt.date]:
+    """First and last month of a slice plan, kept inside [DATE_FLOOR, this month]: a plan is
+    never expanded from an implausible date (year 0024 or 9999 would make thousands of
+    slices). Nothing is lost: the first slice is open below and the last open above."""
+    first = min(max(lo, DATE_FLOOR), dt.date.today())
+    last = min(max(hi, first), dt.date.today())
+    return first.replace(day=1), last.replace(day=1)
+
+
 def _key_month_bounds(cases: pl.LazyFrame) -> tuple[dt.date, dt.date] | None:
     """First and last month of the chunk key over `cases` (None when there are none)."""
     row = cases.select(chunk_key().min().alias("lo"), chunk_key().max().alias("hi")).collect()
     lo, hi = row["lo"][0], row["hi"][0]
-    return None if lo is None else (lo.date().replace(day=1), hi.date().replace(day=1))
+    return None if lo is None else plausible_bounds(lo.date(), hi.date())
 
 
 def slice_expr(s: Slice) -> pl.Expr:
@@ -254,7 +264,7 @@ class DatabaseSource:
             return None
         if isinstance(lo, str):
             lo, hi = dt.datetime.fromisoformat(lo), dt.datetime.fromisoformat(hi)
-        return lo.date().replace(day=1), hi.date().replace(day=1)
+        return plausible_bounds(lo.date(), hi.date())
 
     @staticmethod
     def _in_slice(c: sa.ColumnCollection, s: Slice) -> sa.ColumnElement[bool]:
@@ -268,17 +278,18 @@ class DatabaseSource:
 
     def slice(self, plan: Sequence[Slice], i: int) -> dict[str, pl.DataFrame]:
         c, r, su = schema.cases, schema.reviews, schema.suspensions
+        cc, rc, suc = (schema.contract_columns(n) for n in ("cases", "reviews", "suspensions"))
         in_slice = self._in_slice(c.c, plan[i])
         first = i == 0
-        cases = inputs.read_select(self.engine, sa.select(*c.c).where(in_slice), "cases")
+        cases = inputs.read_select(self.engine, sa.select(*cc).where(in_slice), "cases")
         susp = inputs.read_select(
             self.engine,
-            sa.select(*su.c).join(c, c.c.case_id == su.c.case_id).where(in_slice),
+            sa.select(*suc).join(c, c.c.case_id == su.c.case_id).where(in_slice),
             "suspensions",
         )
-        mine = sa.select(*r.c).join(c, c.c.case_id == r.c.case_id).where(in_slice)
+        mine = sa.select(*rc).join(c, c.c.case_id == r.c.case_id).where(in_slice)
         if first:
-            orphan = sa.select(*r.c).where(
+            orphan = sa.select(*rc).where(
                 ~sa.exists().where(c.c.case_id == r.c.case_id)
             )
             mine = sa.union_all(mine, orphan)
@@ -303,9 +314,11 @@ class DatabaseSource:
                      "suspensions": inputs.polars_schema("suspensions")}
             return {k: pl.DataFrame(schema=v) for k, v in empty.items()}
         mine = c.c.item_code.in_(list(item_codes))
-        cases = inputs.read_select(self.engine, sa.select(*c.c).where(mine), "cases")
+        cases = inputs.read_select(
+            self.engine, sa.select(*schema.contract_columns("cases")).where(mine), "cases")
         susp = inputs.read_select(
-            self.engine, sa.select(*su.c).join(c, c.c.case_id == su.c.case_id).where(mine),
+            self.engine, sa.select(*schema.contract_columns("suspensions"))
+            .join(c, c.c.case_id == su.c.case_id).where(mine),
             "suspensions",
         )
         return {"cases": cases, "suspensions": susp}

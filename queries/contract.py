@@ -3,10 +3,24 @@
 Everything that needs to know the shape of the transaction log reads it from here: the
 SQLAlchemy schema, the importer (header and enum mapping, validation), the demo generator and
 the tests. Keeping it as plain data means a new column is added in exactly one place.
+
+Three decisions beyond the spec's tables live here too, because every layer must agree on them
+(docs/importing.md explains them for users):
+
+- **Identity** (`Table.identity`): when a row whose key is already stored is the *same* thing
+  (an update: the case was accepted or completed since the last export) and when it is another
+  thing that happens to carry the same id (a key conflict: two municipalities' case 6038724).
+  A key conflict is quarantined, never written over the stored row.
+- **Unknown** (`UNKNOWN`): an enum value for what a real export may lack (channel, applicant
+  type, rating channel), so a case without a recorded channel is counted as such instead of
+  being invented or dropped.
+- **Limits of a value** (`Column.max_length`, `INT_MAX`, the plausible date window): what the
+  database can store and what can be a real date, checked before the database sees a value.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -31,6 +45,42 @@ class Column:
     min_value: int | None = None
     max_value: int | None = None
     default: object | None = None  # value used when the column is missing from a file
+    max_length: int | None = None  # text: longest value (characters) a row may carry
+    derived: bool = False  # computed by the importer, never read from a file (a derived key)
+
+
+# Identifiers (keys, codes, references) are indexed: a PostgreSQL B-tree entry must stay under
+# 2,704 bytes, so an id is limited to 256 characters (at most 1,024 bytes of UTF-8). Other
+# free text (names, tags) to 4,000 characters. Integer columns are 32-bit in the database.
+ID_MAX_LENGTH = 256
+TEXT_MAX_LENGTH = 4_000
+INT_MAX = 2_147_483_647
+
+# The plausible window for dates (docs/importing.md): by default a date must lie between
+# 2000-01-01 and the import time + 1 day (a due date up to DUE_HORIZON_DAYS after that); a
+# mapping may move the window but never below DATE_FLOOR, which is also the earliest month a
+# metric job ever expands to.
+PLAUSIBLE_FROM = dt.date(2000, 1, 1)
+DATE_FLOOR = dt.date(1990, 1, 1)
+DUE_HORIZON_DAYS = 3 * 366
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Which stored values a row with an existing key must agree with to update that row.
+
+    `fields` must be equal to the stored row's (null equals null); `set_once` must be equal once
+    the stored row has a value (a case being accepted is an update, but an acceptance time
+    that was set before may not change). Anything else may change: a case being completed,
+    a limit corrected, a rating rectified. A row that disagrees is a key conflict.
+    """
+
+    fields: tuple[str, ...] = ()
+    set_once: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.fields + self.set_once
 
 
 @dataclass(frozen=True)
@@ -41,6 +91,7 @@ class Table:
     zh: str
     columns: tuple[Column, ...]
     key: tuple[str, ...]
+    identity: Identity = Identity()
 
     def column(self, name: str) -> Column:
         for col in self.columns:
@@ -56,6 +107,11 @@ class Table:
     def zh_headers(self) -> dict[str, str]:
         """Chinese header → column name."""
         return {c.zh: c.name for c in self.columns}
+
+    @property
+    def file_columns(self) -> tuple[Column, ...]:
+        """The columns a file or frame may carry (every column but the derived ones)."""
+        return tuple(c for c in self.columns if not c.derived)
 
 
 def _labels(pairs: dict[str, tuple[str, ...]]) -> dict[str, str]:
@@ -113,7 +169,11 @@ BE_INDICATOR_LABELS = _labels(
     }
 )
 
-CHANNELS = ("window", "online", "mobile", "self_service", "mail", "assisted")
+# A value the export does not record (appended last: positions of the others never change).
+UNKNOWN = "unknown"
+UNKNOWN_LABELS = ("未知", "不详", "未记录")
+
+CHANNELS = ("window", "online", "mobile", "self_service", "mail", "assisted", UNKNOWN)
 CHANNEL_LABELS = _labels(
     {
         "window": ("窗口",),
@@ -122,11 +182,14 @@ CHANNEL_LABELS = _labels(
         "self_service": ("自助终端", "自助"),
         "mail": ("邮寄",),
         "assisted": ("帮代办", "代办"),
+        UNKNOWN: UNKNOWN_LABELS,
     }
 )
 
-APPLICANT_TYPES = ("person", "enterprise")
-APPLICANT_TYPE_LABELS = _labels({"person": ("自然人", "个人"), "enterprise": ("法人", "企业")})
+APPLICANT_TYPES = ("person", "enterprise", UNKNOWN)
+APPLICANT_TYPE_LABELS = _labels(
+    {"person": ("自然人", "个人"), "enterprise": ("法人", "企业"), UNKNOWN: UNKNOWN_LABELS}
+)
 
 CASE_STATUSES = ("submitted", "in_progress", "completed", "not_accepted", "withdrawn")
 CASE_STATUS_LABELS = _labels(
@@ -147,14 +210,14 @@ SUSPENSION_REASON_LABELS = _labels(
     {
         "correction": ("补正",),
         "hearing": ("听证",),
-        "inspection": ("检验检测检疫", "检验", "检测", "检疫"),
+        "inspection": ("检验检测检疫", "检验检测", "检验", "检测", "检疫"),
         "expert_review": ("专家评审/鉴定", "专家评审", "鉴定"),
         "publicity": ("公示",),
         "other": ("其他",),
     }
 )
 
-REVIEW_CHANNELS = ("window", "pad", "online", "mobile", "self_service", "sms", "hotline")
+REVIEW_CHANNELS = ("window", "pad", "online", "mobile", "self_service", "sms", "hotline", UNKNOWN)
 REVIEW_CHANNEL_LABELS = _labels(
     {
         "window": ("窗口评价器", "窗口"),
@@ -164,6 +227,7 @@ REVIEW_CHANNEL_LABELS = _labels(
         "self_service": ("自助终端",),
         "sms": ("短信",),
         "hotline": ("热线",),
+        UNKNOWN: UNKNOWN_LABELS,
     }
 )
 
@@ -175,13 +239,22 @@ def _enum(name: str, zh: str, values: tuple[str, ...], labels: dict[str, str], *
     return Column(name, zh, "enum", enum=values, enum_labels=labels, **kw)
 
 
+def _id(name: str, zh: str, **kw) -> Column:
+    """An identifier: a key, a code or a reference (indexed, so bounded in length)."""
+    return Column(name, zh, "text", max_length=ID_MAX_LENGTH, **kw)
+
+
+def _text(name: str, zh: str, **kw) -> Column:
+    return Column(name, zh, "text", max_length=TEXT_MAX_LENGTH, **kw)
+
+
 REGIONS = Table(
     "regions",
     "行政区划",
     (
-        Column("region_code", "行政区划代码", "text"),
-        Column("name", "区划名称", "text"),
-        Column("parent_code", "上级区划代码", "text", nullable=True, ref=("regions", "region_code")),
+        _id("region_code", "行政区划代码"),
+        _text("name", "区划名称"),
+        _id("parent_code", "上级区划代码", nullable=True, ref=("regions", "region_code")),
         _enum("level", "层级", REGION_LEVELS, REGION_LEVEL_LABELS),
     ),
     key=("region_code",),
@@ -191,10 +264,10 @@ AGENCIES = Table(
     "agencies",
     "实施机关",
     (
-        Column("agency_code", "实施机关编码", "text"),
-        Column("name", "实施机关", "text"),
-        Column("region_code", "行政区划代码", "text", ref=("regions", "region_code")),
-        Column("sector", "条线", "text"),
+        _id("agency_code", "实施机关编码"),
+        _text("name", "实施机关"),
+        _id("region_code", "行政区划代码", ref=("regions", "region_code")),
+        _text("sector", "条线"),
     ),
     key=("agency_code",),
 )
@@ -203,10 +276,10 @@ ITEMS = Table(
     "items",
     "政务服务事项目录",
     (
-        Column("item_code", "事项编码", "text"),
-        Column("name", "事项名称", "text"),
+        _id("item_code", "事项编码"),
+        _text("name", "事项名称"),
         _enum("item_type", "事项类型", ITEM_TYPES, ITEM_TYPE_LABELS),
-        Column("sector", "条线", "text"),
+        _text("sector", "条线"),
         Column("statutory_days", "法定时限", "int", nullable=True, min_value=0),
         Column("promised_days", "承诺时限", "int", nullable=True, min_value=0),
         _enum("limit_unit", "时限单位", LIMIT_UNITS, LIMIT_UNIT_LABELS, default="working"),
@@ -223,14 +296,14 @@ CASES = Table(
     "cases",
     "办件",
     (
-        Column("case_id", "办件编号", "text"),
-        Column("item_code", "事项编码", "text", ref=("items", "item_code")),
-        Column("agency_code", "实施机关编码", "text", ref=("agencies", "agency_code")),
+        _id("case_id", "办件编号"),
+        _id("item_code", "事项编码", ref=("items", "item_code")),
+        _id("agency_code", "实施机关编码", ref=("agencies", "agency_code")),
         _enum("channel", "申报渠道", CHANNELS, CHANNEL_LABELS),
         _enum("applicant_type", "申请人类型", APPLICANT_TYPES, APPLICANT_TYPE_LABELS),
-        Column("applicant_key", "申请人标识", "text", nullable=True),
-        Column("bundle_id", "一件事编号", "text", nullable=True),
-        Column("project_code", "项目代码", "text", nullable=True),
+        _id("applicant_key", "申请人标识", nullable=True),
+        _id("bundle_id", "一件事编号", nullable=True),
+        _id("project_code", "项目代码", nullable=True),
         Column("submitted_at", "申请时间", "timestamp"),
         Column("accepted_at", "受理时间", "timestamp", nullable=True),
         Column("completed_at", "办结时间", "timestamp", nullable=True),
@@ -247,41 +320,63 @@ CASES = Table(
         Column("reported_at", "汇聚时间", "timestamp", nullable=True),
     ),
     key=("case_id",),
+    # Two exports' case 6038724 are the same case only if agency, item and submission time
+    # agree and an acceptance time, once recorded, stays; being accepted or completed since
+    # the last export is an update.
+    identity=Identity(("agency_code", "item_code", "submitted_at"), set_once=("accepted_at",)),
 )
 
 SUSPENSIONS = Table(
     "suspensions",
     "挂起",
     (
-        Column("case_id", "办件编号", "text", ref=("cases", "case_id")),
+        _id("case_id", "办件编号", ref=("cases", "case_id")),
         Column("started_at", "挂起开始时间", "timestamp"),
         Column("ended_at", "挂起结束时间", "timestamp", nullable=True),
         _enum("reason", "挂起原因", SUSPENSION_REASONS, SUSPENSION_REASON_LABELS),
         Column("approved_days", "批准天数", "int", nullable=True, min_value=0),
+        _id("suspension_id", "挂起编号", nullable=True),
+        _id("suspension_key", "挂起标识", derived=True),
     ),
-    # A case may be suspended more than once; one suspension starts at one moment.
-    key=("case_id", "started_at"),
+    # A case may be suspended more than once, and two special procedures (检验检测 and 专家评审)
+    # may start at the same moment: a suspension is one of its case's suspensions by the
+    # export's own suspension_id where it has one, else by its start and reason
+    # (`suspension_key`, made by `suspension_key_of`). Parallel and overlapping suspensions
+    # are kept apart here and merged by the clock (metrics.md §1).
+    key=("case_id", "suspension_key"),
 )
+
+
+def suspension_key_of(suspension_id: str | None, started_at: dt.datetime, reason: str) -> str:
+    """A suspension's identity within its case: the export's id, else start (to the second)
+    and reason — e.g. '2025-06-07 00:00:00/inspection'. The importer builds the same text
+    vectorised (`queries.importer.identity`); migration 0008 built it for stored rows."""
+    if suspension_id:
+        return suspension_id
+    return f"{started_at:%Y-%m-%d %H:%M:%S}/{reason}"
 
 REVIEWS = Table(
     "reviews",
     "好差评",
     (
-        Column("review_id", "评价编号", "text"),
-        Column("case_id", "办件编号", "text", nullable=True, ref=("cases", "case_id")),
-        Column("agency_code", "实施机关编码", "text", ref=("agencies", "agency_code")),
+        _id("review_id", "评价编号"),
+        _id("case_id", "办件编号", nullable=True, ref=("cases", "case_id")),
+        _id("agency_code", "实施机关编码", ref=("agencies", "agency_code")),
         _enum("channel", "评价渠道", REVIEW_CHANNELS, REVIEW_CHANNEL_LABELS),
         Column("rated_at", "评价时间", "timestamp"),
         Column("level", "评价等级", "int", min_value=1, max_value=5),
         Column("active", "主动评价", "bool", default=False),
         Column("real_name", "实名评价", "bool", default=False),
-        Column("tags", "差评标签", "text", nullable=True),
+        _text("tags", "差评标签", nullable=True),
         Column("callback_at", "回访时间", "timestamp", nullable=True),
         Column("rectified_at", "整改时间", "timestamp", nullable=True),
         Column("appeal_upheld", "申诉成立", "bool", default=False),
         Column("reported_at", "汇聚时间", "timestamp", nullable=True),
     ),
     key=("review_id",),
+    # A rating is the same rating if it rates the same unit and case at the same moment; a
+    # call-back, rectification or upheld appeal since the last export is an update.
+    identity=Identity(("agency_code", "case_id", "rated_at")),
 )
 
 WORK_CALENDAR = Table(
@@ -290,8 +385,8 @@ WORK_CALENDAR = Table(
     (
         Column("date", "日期", "date"),
         Column("is_workday", "是否工作日", "bool"),
-        Column("name", "名称", "text", nullable=True),
-        Column("source", "来源", "text"),
+        _text("name", "名称", nullable=True),
+        _text("source", "来源"),
     ),
     key=("date",),
 )

@@ -249,6 +249,15 @@ def _sum(col: sa.ColumnElement) -> sa.ColumnElement:
     return sa.cast(sa.func.coalesce(sa.func.sum(col), 0), sa.BigInteger)
 
 
+def _measure_sum(t: sa.Table, measure: str) -> sa.ColumnElement:
+    """Σ of a measure: its column, or for a grain-filtered measure
+    (`schema.GRAIN_FILTERED_MEASURES`) its column where the grain column holds the value."""
+    if measure in schema.GRAIN_FILTERED_MEASURES:
+        column, grain_col, value = schema.GRAIN_FILTERED_MEASURES[measure]
+        return _sum(sa.case((t.c[grain_col] == value, t.c[column]), else_=0))
+    return _sum(t.c[measure])
+
+
 def _region_unit_expr(region_units: Mapping[str, Sequence[str]]) -> sa.ColumnElement:
     """CASE mapping an agency's region to the unit (e.g. county) whose subtree contains it."""
     whens = [
@@ -303,7 +312,7 @@ def fact_sums(
     if with_used_wd:
         group_cols.append(t.c.used_wd.label("used_wd"))
         schema_["used_wd"] = pl.Int64()
-    sums = [_sum(t.c[m]).label(m) for m in measures]
+    sums = [_measure_sum(t, m).label(m) for m in measures]
     schema_.update({m: pl.Int64() for m in measures})
     stmt = (
         sa.select(*group_cols, *sums)
@@ -543,7 +552,8 @@ def case_rows(
     src = table.outerjoin(a, a.c.agency_code == table.c.agency_code).outerjoin(
         i, i.c.item_code == table.c.item_code
     )
-    cols = [*table.c, a.c.name.label("agency_name"), i.c.name.label("item_name")]
+    own = schema.contract_columns("cases") if rule.source == "cases" else list(table.c)
+    cols = [*own, a.c.name.label("agency_name"), i.c.name.label("item_name")]
     stmt = (
         sa.select(*cols).select_from(src).where(*where)
         .order_by(table.c[rule.order].asc().nulls_last(), key.asc())

@@ -15,7 +15,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from queries import schema
+from queries import run_liveness, schema
 from queries.audit import AuditHook
 from queries.engine import analyze, is_postgres
 
@@ -84,14 +84,25 @@ def replace_months(
 
 
 def start_run(engine: Engine, run: dict[str, Any]) -> None:
-    with engine.begin() as conn:
-        conn.execute(schema.job_runs.insert().values(**run))
+    """Record a job as running, held by this process (runs left `running` by a process that is
+    gone are marked interrupted first: `queries.run_liveness`)."""
+    run_liveness.mark_interrupted(engine)
+    holder = run_liveness.hold(engine, run["run_id"])
+    try:
+        with engine.begin() as conn:
+            conn.execute(schema.job_runs.insert().values(**run, holder=holder))
+    except BaseException:
+        run_liveness.release(run["run_id"])
+        raise
 
 
 def finish_run(engine: Engine, run_id: str, **values: Any) -> None:
-    with engine.begin() as conn:
-        conn.execute(schema.job_runs.update().where(schema.job_runs.c.run_id == run_id)
-                     .values(**values))
+    try:
+        with engine.begin() as conn:
+            conn.execute(schema.job_runs.update().where(schema.job_runs.c.run_id == run_id)
+                         .values(**values))
+    finally:
+        run_liveness.release(run_id)
 
 
 def last_run(engine: Engine) -> dict[str, Any] | None:

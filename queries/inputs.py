@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from queries import schema
-from queries.contract import TABLES
+from queries.contract import DATE_FLOOR, TABLES
 from queries.engine import is_postgres
+from queries.errors import XiaonengError, escaped
 from queries.extracts import add_months
 
 _POLARS = {
@@ -78,7 +79,8 @@ def read_select(engine: Engine, stmt: sa.Select, table: str) -> pl.DataFrame:
 
 def read_table(engine: Engine, table: str) -> pl.DataFrame:
     t = schema.CONTRACT_TABLES[table]
-    return read_select(engine, sa.select(*t.c).order_by(*t.primary_key.columns), table)
+    return read_select(engine, sa.select(*schema.contract_columns(table))
+                       .order_by(*t.primary_key.columns), table)
 
 
 def case_window(first_month: dt.date, last_month: dt.date) -> sa.ColumnElement[bool]:
@@ -105,8 +107,7 @@ def case_window(first_month: dt.date, last_month: dt.date) -> sa.ColumnElement[b
 
 
 def read_cases(engine: Engine, window: tuple[dt.date, dt.date] | None = None) -> pl.DataFrame:
-    t = schema.cases
-    stmt = sa.select(*t.c)
+    stmt = sa.select(*schema.contract_columns("cases"))
     if window:
         stmt = stmt.where(case_window(*window))
     return read_select(engine, stmt, "cases")
@@ -115,7 +116,7 @@ def read_cases(engine: Engine, window: tuple[dt.date, dt.date] | None = None) ->
 def read_reviews(engine: Engine, window: tuple[dt.date, dt.date] | None = None) -> pl.DataFrame:
     """Reviews rated in the window, plus every 差评 whose rectification could still card in it."""
     t = schema.reviews
-    stmt = sa.select(*t.c)
+    stmt = sa.select(*schema.contract_columns("reviews"))
     if window:
         start = dt.datetime.combine(window[0], dt.time())
         end = dt.datetime.combine(add_months(window[1], 1), dt.time())
@@ -136,7 +137,11 @@ def read_suspensions(engine: Engine, case_ids: pl.Series | None = None) -> pl.Da
 
 
 def case_month_bounds(engine: Engine) -> tuple[dt.date, dt.date] | None:
-    """First and last month with any accepted case (None when there are no cases)."""
+    """First and last month with any accepted case (None when there are no cases).
+
+    Refused (one line naming a case) when a case was accepted before `contract.DATE_FLOOR`:
+    such a date was loaded before the importer checked dates, and a month range expanded from
+    it (year 0024 → 24,000 months) would take hours and gigabytes."""
     c = schema.cases.c
     with engine.connect() as conn:
         lo, hi = conn.execute(sa.select(sa.func.min(c.accepted_at),
@@ -146,4 +151,22 @@ def case_month_bounds(engine: Engine) -> tuple[dt.date, dt.date] | None:
         return None
     if isinstance(lo, str):
         lo, hi = dt.datetime.fromisoformat(lo), dt.datetime.fromisoformat(hi)
+    if lo.date() < DATE_FLOOR:
+        _refuse_implausible(engine)
     return lo.date().replace(day=1), hi.date().replace(day=1)
+
+
+def _refuse_implausible(engine: Engine) -> None:
+    c = schema.cases.c
+    floor = dt.datetime.combine(DATE_FLOOR, dt.time())
+    with engine.connect() as conn:
+        n = conn.execute(sa.select(sa.func.count()).where(c.accepted_at < floor)).scalar_one()
+        case_id, accepted = conn.execute(
+            sa.select(c.case_id, c.accepted_at).where(c.accepted_at < floor)
+            .order_by(c.accepted_at).limit(1)).one()
+    raise XiaonengError(
+        f"{n:,} case(s) were accepted before {DATE_FLOOR} (e.g. case {escaped(case_id)[:80]} "
+        f"on {str(accepted)[:19]}): implausible dates loaded before the importer checked "
+        "them. Import their files again (such rows are now quarantined) or correct them, "
+        "then compute again"
+    )

@@ -38,8 +38,24 @@ def _sa_column(col: Column, key: tuple[str, ...]) -> sa.Column:
     )
 
 
+# Where each stored row came from: the file of a load (`load_files`) and the line in it, of the
+# load that last inserted or changed the row (an identical re-import leaves them). Not contract
+# columns: files never carry them, and reads of the contract select `contract_columns`.
+ORIGIN_COLUMNS = ("origin_file", "origin_line")
+
+
+def _origin_columns() -> list[sa.Column]:
+    return [
+        sa.Column("origin_file", sa.Integer(),
+                  comment="load_files.file_id of the load and file that last wrote the row"),
+        sa.Column("origin_line", sa.Integer(),
+                  comment="line (text files) or row number of the row in that file"),
+    ]
+
+
 def _contract_table(t: Table) -> sa.Table:
-    return sa.Table(t.name, metadata, *(_sa_column(c, t.key) for c in t.columns), comment=t.zh)
+    return sa.Table(t.name, metadata, *(_sa_column(c, t.key) for c in t.columns),
+                    *_origin_columns(), comment=t.zh)
 
 
 regions = _contract_table(TABLES["regions"])
@@ -73,11 +89,27 @@ load_runs = sa.Table(
     sa.Column("started_at", sa.DateTime(), nullable=False),
     sa.Column("finished_at", sa.DateTime()),
     sa.Column("source", sa.Text(), nullable=False, comment="files or URL that were loaded"),
-    sa.Column("status", sa.String(16), nullable=False, comment="running / ok / failed"),
+    sa.Column("status", sa.String(16), nullable=False,
+              comment="running / ok / failed / interrupted"),
     sa.Column("report", sa.JSON(), comment="per-table read / loaded / quarantined counts"),
     sa.Column("error", sa.Text()),
+    sa.Column("holder", sa.String(300),
+              comment="host:pid:process start of the process running it (interrupted runs)"),
     comment="one row per import run",
 )
+
+load_files = sa.Table(
+    "load_files",
+    metadata,
+    sa.Column("file_id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("load_id", sa.String(36), nullable=False),
+    sa.Column("table_name", sa.String(32), nullable=False),
+    sa.Column("file", sa.Text(), nullable=False,
+              comment="the file (and sheet), frame or query as the load report names it"),
+    sa.Column("source", sa.Text(), comment="the source system the mapping declares, if any"),
+    comment="each file of each load that wrote rows: the origin of a stored row",
+)
+sa.Index("ix_load_files_load", load_files.c.load_id)
 
 quarantine = sa.Table(
     "quarantine",
@@ -92,9 +124,15 @@ quarantine = sa.Table(
     sa.Column("reasons", sa.Text(), nullable=False, comment="human-readable messages"),
     sa.Column("raw", sa.JSON(), nullable=False, comment="the original row as read"),
     sa.Column("quarantined_at", sa.DateTime(), nullable=False),
+    sa.Column("fingerprint", sa.String(64),
+              comment="table, file name, line and raw row hashed: a re-import of the same bad "
+                      "row updates this row instead of adding another"),
+    sa.Column("times", sa.Integer(), nullable=False, server_default="1",
+              comment="how many loads have quarantined this row"),
     comment="rows set aside by the importer with every rule they broke",
 )
 sa.Index("ix_quarantine_load", quarantine.c.load_id, quarantine.c.table_name)
+sa.Index("ux_quarantine_fingerprint", quarantine.c.fingerprint, unique=True)
 
 settings = sa.Table(
     "settings",
@@ -109,6 +147,12 @@ settings = sa.Table(
 CONTRACT_TABLES: dict[str, sa.Table] = {
     name: metadata.tables[name] for name in TABLES
 }
+
+
+def contract_columns(table: str) -> list[sa.Column]:
+    """The contract columns of a contract table, in contract order (without the origin)."""
+    t = CONTRACT_TABLES[table]
+    return [t.c[name] for name in TABLES[table].names]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,6 +178,12 @@ CASE_MEASURES: tuple[str, ...] = (
     # completion, added by migration 0009 (a new column goes last, as ALTER TABLE puts it)
     "completed_actively_reviewed",
 )
+# Measures that are a fact column summed over part of the grain, so they need no column of
+# their own: id → (column, grain column, value). Channel is part of the grain, so the cases
+# accepted with an unrecorded channel are `accepted` where channel = 'unknown'.
+GRAIN_FILTERED_MEASURES: dict[str, tuple[str, str, str]] = {
+    "unknown_channel_accepted": ("accepted", "channel", "unknown"),
+}
 REVIEW_MEASURES: tuple[str, ...] = (
     "reviews_valid", "reviews_void", "good", "neutral", "bad", "score_sum", "active",
     "bad_real_name", "bad_callback_timely", "bad_rect_due", "bad_rect_timely", "bad_open",
@@ -254,5 +304,7 @@ job_runs = sa.Table(
     sa.Column("settings", sa.JSON()),
     sa.Column("duration_s", sa.Float()),
     sa.Column("error", sa.Text()),
+    sa.Column("holder", sa.String(300),
+              comment="host:pid:process start of the process running it (interrupted runs)"),
     comment="one row per metric job run (provenance of every number)",
 )

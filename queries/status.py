@@ -93,6 +93,8 @@ def data_status(engine: Engine) -> DataStatus:
 def recent_loads(engine: Engine, limit: int = 20) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = conn.execute(
-            sa.select(schema.load_runs).order_by(schema.load_runs.c.started_at.desc()).limit(limit)
+            # without `holder` (host and process id of a run: bookkeeping, not for the page)
+            sa.select(*(c for c in schema.load_runs.c if c.name != "holder"))
+            .order_by(schema.load_runs.c.started_at.desc()).limit(limit)
         ).mappings().all()
     return [dict(r) for r in rows]

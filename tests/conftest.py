@@ -11,14 +11,15 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
-if not REALDATA.exists():  # CI clones main with shared/ beside it
-    REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+# The real logs the tests use are vendored in the repository (origin and licence in
+# examples/realdata/README.md), so a clone needs nothing beside it.
+REALDATA = Path(__file__).resolve().parents[1] / "examples" / "realdata"
 
 DEFAULT_PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
@@ -29,7 +30,7 @@ def _server_url() -> sa.URL:
 
 @pytest.fixture(scope="session")
 def realdata() -> Path:
-    assert REALDATA.exists(), f"shared/realdata not found at {REALDATA}"
+    assert REALDATA.exists(), f"the vendored real logs are missing: {REALDATA}"
     return REALDATA
 
 
@@ -54,18 +55,18 @@ def pg_server_url() -> sa.URL:
     return _server_url()
 
 
-@pytest.fixture
-def pg_url(pg_server_url: sa.URL) -> Iterator[str]:
-    """A brand-new, empty PostgreSQL database, dropped after the test."""
+@contextmanager
+def fresh_pg_database(server: sa.URL) -> Iterator[str]:
+    """A brand-new, empty PostgreSQL database on `server` (its URL), dropped afterwards."""
     name = f"xiaoneng_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     except sa.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL at {pg_server_url.render_as_string(hide_password=True)} "
+        pytest.fail(f"PostgreSQL at {server.render_as_string(hide_password=True)} "
                     f"is not reachable (set TEST_DATABASE_URL): {exc.orig}")
-    url = pg_server_url.set(database=name).render_as_string(hide_password=False)
+    url = server.set(database=name).render_as_string(hide_password=False)
     try:
         yield url
     finally:
@@ -75,6 +76,13 @@ def pg_url(pg_server_url: sa.URL) -> Iterator[str]:
             ), {"n": name})
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url(pg_server_url: sa.URL) -> Iterator[str]:
+    """A brand-new, empty PostgreSQL database, dropped after the test."""
+    with fresh_pg_database(pg_server_url) as url:
+        yield url
 
 
 @pytest.fixture

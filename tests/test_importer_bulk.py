@@ -19,7 +19,7 @@ REGIONS = pl.DataFrame(
 def _regions(engine: sa.Engine) -> list[tuple]:
     r = schema.regions
     with engine.connect() as conn:
-        return [tuple(x) for x in conn.execute(sa.select(r).order_by(r.c.region_code))]
+        return [tuple(x) for x in conn.execute(sa.select(*schema.contract_columns("regions")).order_by(r.c.region_code))]
 
 
 def test_upsert_counts_inserted_updated_and_unchanged_null_safely(any_engine):
@@ -60,7 +60,9 @@ def test_existing_keys_small_large_and_composite(any_engine):
                          "level": ["town"] * 1_200})
     started = dt.datetime(2024, 3, 4, 9, 30, 15, 123000)
     susp = pl.DataFrame({"case_id": ["C1", "C2"], "started_at": [started, started],
-                         "reason": ["correction", "hearing"]})
+                         "reason": ["correction", "hearing"],
+                         "suspension_key": ["2024-03-04 09:30:15/correction",
+                                            "2024-03-04 09:30:15/hearing"]})
     with any_engine.begin() as conn:
         bulk.upsert_frame(conn, schema.regions, many)
         bulk.upsert_frame(conn, schema.suspensions, susp)

@@ -169,3 +169,57 @@ def test_a_mapped_header_missing_from_the_file_rejects_the_file(sqlite_engine, t
     mapping = write(tmp_path / "m.toml", TOML)
     with pytest.raises(ImportRejected, match=r"platform_export\.csv.*'办件流水号'.*\[missing_column\]"):
         import_paths(sqlite_engine, [export], mapping=mapping, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[[sources]]\nfile = "x.csv"\n[[sources.tables]]\nname = "cases"\n'
+         '[[sources.tables.derive.status]]\nwhen = { filled = "a" }\n',
+         "give exactly one of `value` (a fixed value) or `column`"),
+        ('[[sources]]\nfile = "x.csv"\n[[sources.tables]]\nname = "cases"\n'
+         '[[sources.tables.derive.status]]\nwhen = { filed = "a" }\nvalue = "completed"\n',
+         "unknown condition(s) ['filed']"),
+        ('[[sources]]\nfile = "x.csv"\ntimestamp_formats = ["%d/%m/%y"]\n'
+         '[[sources.tables]]\nname = "cases"\n', "needs year_pivot"),
+        ('[[sources]]\nfile = "x.csv"\nearliest_date = 1985-01-01\n'
+         '[[sources.tables]]\nname = "cases"\n', "is before 1990-01-01"),
+        ('[[sources]]\nfile = "x.csv"\n[[sources.tables]]\nname = "cases"\n'
+         'unknown = ["status"]\n', "'status' has no value 'unknown'"),
+        ('[[sources]]\nfile = "x.csv"\n[[sources.tables]]\nname = "suspensions"\n'
+         '[sources.tables.columns]\nsuspension_key = "k"\n', "is made by the importer"),
+    ],
+)
+def test_a_wrong_rule_window_or_key_option_is_refused(tmp_path, text, message):
+    path = write(tmp_path / "bad.toml", text)
+    with pytest.raises(ImportRejected) as err:
+        load_mapping(path)
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_a_template_naming_a_missing_header_refuses_the_file(sqlite_engine, tmp_path):
+    export = write(tmp_path / "x.csv", "id,agency\n1,A1\n")
+    mapping = write(tmp_path / "m.toml", '[[sources]]\nfile = "x.csv"\n[[sources.tables]]\n'
+                    'name = "cases"\n[sources.tables.columns]\ncase_id = "{city}-{id}"\n')
+    with pytest.raises(ImportRejected, match=r"x\.csv: the mapping builds case_id from column\(s\) "
+                                             r"'city', which the file does not have"):
+        import_paths(sqlite_engine, [export], mapping=mapping, progress=False)
+
+
+def test_templates_and_header_lists_build_the_same_scoped_keys(any_engine, tmp_path):
+    export = write(tmp_path / "hall.csv", (
+        "城市,编号,部门,受理\n宁波,7,A1,2024-03-04 10:00\n宁波,8,A1,2024-03-04 11:00\n"
+        "舟山,7,A1,2024-03-04 12:00\n"))
+    for text in ('case_id = "{城市}-{编号}"', 'case_id = ["城市", "编号"]'):
+        mapping = write(tmp_path / "m.toml", (
+            '[[sources]]\nfile = "hall.csv"\n[[sources.tables]]\nname = "cases"\n'
+            f'[sources.tables.columns]\n{text}\nagency_code = "部门"\nsubmitted_at = "受理"\n'
+            'accepted_at = "受理"\n[sources.tables.constants]\nitem_code = "I1"\n'
+            'channel = "window"\napplicant_type = "person"\nstatus = "in_progress"\n'))
+        report = import_paths(any_engine, [BASE, export], mapping=mapping, progress=False)
+        assert_reconciles(any_engine, report)
+    with any_engine.connect() as conn:
+        ids = conn.execute(sa.select(schema.cases.c.case_id).order_by(schema.cases.c.case_id)
+                           ).scalars().all()
+    assert ids == ["宁波-7", "宁波-8", "舟山-7"]
+    assert report.tables["cases"].unchanged == 3  # the second spelling made the same keys

@@ -39,7 +39,7 @@ from metrics.bulletin.rules import BulletinRules, composite_scores, praise_and_c
 from metrics.bulletin.scope import scope_filters
 from metrics.bulletin.stats_check import StatsCheck
 from metrics.query import metric_values
-from metrics.registry import METRIC_BY_ID, METRICS
+from metrics.registry import METRIC_BY_ID, METRICS, UNKNOWN_SHARE_NOTED
 from metrics.settings import SUB_INDICATORS, Settings
 from queries import bulletin_extracts as bx
 from queries import extracts, facts_store
@@ -143,12 +143,19 @@ def _overall(rows: dict[str, dict[str, Any]], scope: Scope, month: dt.date) -> S
         f"{tx.rel_change('同比', _v(r, 'completed', 'yoy_rel'))}。"
         f"月末在办{tx.count(_v(r, 'in_progress'))}。"
     )
+    unknown = _v(r, "unknown_channel_share")
+    online = (
+        f"网上办理率{tx.pct(_v(r, 'online_rate'))}"
+        f"（{tx.pp_change('环比', _v(r, 'online_rate', 'mom'))}），"
+        if unknown is None or unknown < 1 else "受理办件均未记录申报渠道，网上办理率无法计算；"
+    )
     p2 = (
         f"受理办件中即办件{tx.count(instant)}，占{tx.pct(_v(r, 'instant_rate'))}；"
         f"承诺件{tx.count(acc - instant if acc is not None and instant is not None else None)}。"
-        f"网上办理率{tx.pct(_v(r, 'online_rate'))}"
-        f"（{tx.pp_change('环比', _v(r, 'online_rate', 'mom'))}），"
-        f"全程网办率{tx.pct(_v(r, 'full_online_rate'))}。"
+        f"{online}全程网办率{tx.pct(_v(r, 'full_online_rate'))}。"
+        + (f"受理办件中申报渠道未记录的占{tx.pct(unknown)}，网上办理率按全部受理办件计算，"
+           "渠道未记录的办件未计入网上办理。"
+           if unknown is not None and UNKNOWN_SHARE_NOTED <= unknown < 1 else "")
     )
     on_time = _v(r, "on_time_rate")
     target = METRIC_BY_ID["on_time_rate"].target
@@ -597,7 +604,8 @@ def build_bulletin(
         ranked_f = {level: go(_ranked_units, engine, scope, month, level, rules, recompute_prev)
                     for level in ("agency", "region")}
         city_f = go(metric_values, engine,
-                    list(dict.fromkeys((*OVERALL_IDS, *RANK_IDS, *REVIEW_IDS))), f, "city")
+                    list(dict.fromkeys((*OVERALL_IDS, *RANK_IDS, *REVIEW_IDS,
+                                        "unknown_channel_share"))), f, "city")
         # the count is the `overdue` metric (a test checks they agree): list rows only
         overdue_f = go(bx.overdue_cases, engine, month, f, region_codes, rules.list_rows, False)
         unrect_f = go(bx.unrectified_bad_reviews, engine, month, f, region_codes, as_of)

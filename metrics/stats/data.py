@@ -368,7 +368,7 @@ def read_risk_tables(engine, rows: RiskRows) -> Tables:
     if is_postgres(engine) and ids.len():
         t = schema.suspensions
         param = sa.bindparam("ids", ids.to_list(), type_=sa.ARRAY(sa.Text))
-        suspensions = _pg_copy(engine, sa.select(*t.c).where(t.c.case_id == sa.any_(param)),
+        suspensions = _pg_copy(engine, sa.select(*schema.contract_columns("suspensions")).where(t.c.case_id == sa.any_(param)),
                                polars_schema("suspensions"))
     else:  # the embedded database of a demo city: the whole table is small
         suspensions = read_suspensions(engine, ids)

@@ -14,8 +14,11 @@ the load's own transaction just before it commits (a failed load: `ok: false`, a
 Each returns a `LoadReport`. Every row read is loaded, quarantined (table `quarantine`, with its
 raw values, file, line, and every rule it broke) or merged as an identical duplicate, and the
 report shows that the counts reconcile. A file that cannot be used at all (empty, unreadable, a
-required column missing) is refused before anything is written, with an `ImportRejected` naming
-the file and the problem. The mapping file format is documented in `queries.importer.mapping`.
+required column missing, a workbook beyond its limits) is refused before anything is written,
+with a one-line `ImportRejected` naming the file and the problem. A row whose key is stored for
+another case is a key conflict, never an update (`queries.importer.identity`); every row
+written records its load, file and line. The mapping file format is documented in
+`queries.importer.mapping`, the user's guide is docs/importing.md.
 """
 
 from __future__ import annotations
@@ -40,11 +43,15 @@ from queries.importer.mapping import (
 )
 from queries.importer.normalize import resolve
 from queries.importer.readers import (
+    EXCEL_SUFFIXES,
     SUPPORTED_SUFFIXES,
     DatabaseSource,
+    ExcelSource,
     FrameSource,
     Source,
     open_file,
+    reject,
+    workbook_sheets,
 )
 from queries.importer.report import Counts, LoadReport
 
@@ -63,7 +70,7 @@ def _unused_columns(jobs: list[Job]) -> list[str]:
     for job in jobs:
         headers[job.source.name] = job.source.headers
         used.setdefault(job.source.name, set()).update(
-            o.header for o in job.origins.values() if o.header
+            h for o in job.origins.values() for h in o.headers
         )
     warnings = []
     for name, cols in headers.items():
@@ -97,6 +104,17 @@ def _expand(paths: list[Path]) -> tuple[list[tuple[Path, bool]], list[str]]:
     return files, warnings
 
 
+def _unknown_file(path: Path, mapping: Mapping | None) -> str:
+    """Why a file feeds no table: no mapping entry (naming the patterns tried), no table name."""
+    names = ", ".join(f"{t}.csv" for t in TABLES)
+    if mapping is not None:
+        return (f"{path}: no entry of the mapping {mapping.path} matches this file name (its "
+                f"file patterns: {mapping.patterns}), and the name is not a contract table's "
+                f"({names}) [{rules.UNKNOWN_TABLE}]")
+    return (f"{path}: cannot tell which contract table this file feeds — name it after a table "
+            f"({names}) or describe it in a mapping file [{rules.UNKNOWN_TABLE}]")
+
+
 def _plan_paths(
     paths: list[Path], mapping: Mapping | None
 ) -> tuple[list[Job], list[str]]:
@@ -105,21 +123,18 @@ def _plan_paths(
     try:
         for path, named in files:
             spec = mapping.spec_for(path.name) if mapping else None
-            if spec is None:
-                table = table_for_name(path.stem)
-                if table is None:
-                    message = (
-                        f"{path}: cannot tell which contract table this file feeds — name it after "
-                        f"a table ({', '.join(f'{t}.csv' for t in TABLES)}) or describe it in a "
-                        f"mapping file [{rules.UNKNOWN_TABLE}]"
-                    )
-                    if named:
-                        raise ImportRejected(message)
-                    warnings.append(f"skipped: {message}")
-                    continue
-                spec = default_spec(table)
-            source = open_file(path, encoding=spec.encoding, sheet=spec.sheet,
-                               delimiter=spec.delimiter)
+            table = table_for_name(path.stem) if spec is None else None
+            workbook = path.suffix.lower() in EXCEL_SUFFIXES
+            if spec is None and table is None and not workbook:
+                if named:
+                    raise ImportRejected(_unknown_file(path, mapping))
+                warnings.append(f"skipped: {_unknown_file(path, mapping)}")
+                continue
+            if workbook:
+                warnings += _plan_workbook(path, spec, table, mapping, jobs, named)
+                continue
+            spec = spec or default_spec(table)
+            source = open_file(path, encoding=spec.encoding, delimiter=spec.delimiter)
             jobs += _jobs_for(source, spec)
     except BaseException:
         for job in jobs:
@@ -130,6 +145,71 @@ def _plan_paths(
             f"nothing to import from {', '.join(str(p) for p in paths) or 'no paths'}"
         )
     return jobs, warnings + _unused_columns(jobs)
+
+
+def _sheet_spec(sheet: str, headers: list[str]) -> SourceSpec | None:
+    """A sheet of a workbook named after no table: the table its name or its header fits."""
+    table = table_for_name(sheet)
+    if table is not None:
+        return default_spec(table)
+    lowered = {h.strip().lower() for h in headers}
+    fits = [t.name for t in TABLES.values()
+            if all(c.name in lowered or c.zh.lower() in lowered
+                   for c in t.file_columns if not c.nullable and c.default is None)]
+    return default_spec(fits[0]) if len(fits) == 1 else None
+
+
+def _plan_workbook(
+    path: Path, spec: SourceSpec | None, table: str | None, mapping: Mapping | None,
+    jobs: list[Job], named: bool = True,
+) -> list[str]:
+    """Jobs for every sheet of a workbook that fits (appended to `jobs`); the report's notes.
+
+    Which sheets: those the mapping lists (`sheet`/`sheets`: each must exist and fit); else
+    every sheet whose header fits the mapping's tables, or the table the file is named after,
+    or — for a file named after neither — the table the sheet's name or header fits. Other
+    non-empty sheets are named in the report as skipped. When no sheet fits, the file is
+    refused with each sheet's reason (a one-sheet workbook: that sheet's own reason) — or,
+    found in a directory rather than named, skipped with that reason."""
+    names = workbook_sheets(path)
+    listed = spec.sheets if spec is not None else None
+    if listed:
+        missing = [s for s in listed if s not in names]
+        if missing:
+            raise reject(str(path), rules.FILE_UNREADABLE, f"has no sheet {', '.join(map(repr, missing))} (its sheets: "
+                         f"{', '.join(map(repr, names))})")
+    skipped: list[str] = []
+    refusals: list[ImportRejected] = []
+    found = False
+    for sheet in listed or names:
+        source = ExcelSource(path, sheet, label_sheet=len(names) > 1)
+        if source.empty:
+            continue
+        sheet_spec = spec or (default_spec(table) if table else _sheet_spec(sheet, source.headers))
+        if sheet_spec is None:
+            skipped.append(f"{source.name}: its name and header fit no contract table")
+            continue
+        try:
+            jobs += _jobs_for(source, sheet_spec)
+            found = True
+        except ImportRejected as exc:
+            if listed:
+                raise
+            refusals.append(exc)
+            skipped.append(str(exc))
+    if found:
+        return [f"sheet skipped: {s}" for s in skipped]
+    if len(refusals) == 1 and len(skipped) == 1:
+        refusal = refusals[0]
+    elif not skipped:
+        refusal = reject(str(path), rules.FILE_EMPTY, "every sheet of the workbook is empty")
+    else:
+        why = _unknown_file(path, mapping) if spec is None and table is None else str(path)
+        refusal = ImportRejected(f"{why.removesuffix(f' [{rules.UNKNOWN_TABLE}]')}: no sheet "
+                                 f"fits — {'; '.join(skipped)} [{rules.UNKNOWN_TABLE}]")
+    if named:
+        raise refusal
+    return [f"skipped: {refusal}"]
 
 
 def _run(engine: Engine, label: str, plan, progress: bool, audit: AuditHook | None

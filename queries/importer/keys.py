@@ -21,26 +21,24 @@ from sqlalchemy.engine import Connection
 from queries import bulk, schema
 from queries.contract import TABLES
 from queries.importer import rules
-from queries.importer.normalize import ERRORS, Origin
+from queries.importer.normalize import ERRORS, Origin, shown
 from queries.importer.readers import LINE
 from queries.importer.validate import add_errors
+from queries.importer.validate import error as _error
 
 HASH = "__hash__"
 MERGED = "__merged__"
 _SRC = "__src__"
 
 
-def _error(rule: str, label: str, message: pl.Expr) -> pl.Expr:
-    return pl.concat_str([pl.lit(f"{rule}{rules.SEP}{label}{rules.SEP}"), message])
-
-
 def key_text(key: list[str]) -> pl.Expr:
-    """The key as one readable string ('C1', or 'C1|2024-03-05 09:00:00' for composite keys)."""
+    """The key as one readable string ('C1', or 'C1|2025-06-07 00:00:00/inspection' for
+    composite keys), control characters escaped and long values shortened."""
     parts = []
     for i, k in enumerate(key):
         if i:
             parts.append(pl.lit("|"))
-        parts.append(pl.col(k).cast(pl.String))
+        parts.append(shown(pl.col(k).cast(pl.String)))
     return pl.concat_str(parts)
 
 
@@ -137,7 +135,7 @@ def mark_unknown_references(
         known_list = known.get_column(ref_col)
         label = origins[col.name].label
         msg = pl.concat_str([
-            pl.lit("'"), pl.col(col.name),
+            pl.lit("'"), shown(pl.col(col.name)),
             pl.lit(f"' is not in {ref_table}.{ref_col} (neither in the database nor in this load)"),
         ])
         checks.append(

@@ -9,27 +9,36 @@ a separate transaction after the rollback, so a failure is never lost with the r
 The caller's audit row (`audit`, a `queries.audit.AuditHook`) is written the same way: on the
 load's own connection just before it commits, so a load is in the audit log exactly when its
 data is in the tables (an audit write that fails rolls the load back); a failed load is
-recorded with `ok: false` after the rollback.
+recorded with `ok: false` after the rollback. A load whose process dies (kill -9) never records
+an outcome: the next load or job marks it `interrupted` (`queries.run_liveness`).
+
+Every row written records its origin: the file of this load it came from (`load_files`, with
+the source system the mapping declares) and its line, so a later key conflict can say where
+the stored row came from. A quarantined row is stored once: a re-import of the same bad row
+(same table, file name, line and raw values) updates its quarantine row — now under the new
+load, `times` + 1 — instead of adding another.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import PurePath
 
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from tqdm import tqdm
 
-from queries import bulk, schema
+from queries import bulk, run_liveness, schema
 from queries.audit import AuditHook
 from queries.audit import record_failure as audit_failure
 from queries.contract import LOAD_ORDER, TABLES
 from queries.engine import analyze
-from queries.errors import XiaonengError
-from queries.importer import readers, rules
+from queries.errors import XiaonengError, escaped
+from queries.importer import identity, readers, rules
 from queries.importer.keys import (
     MERGED,
     SeenKeys,
@@ -37,7 +46,7 @@ from queries.importer.keys import (
     mark_duplicates,
     mark_unknown_references,
 )
-from queries.importer.mapping import Feed, SourceSpec
+from queries.importer.mapping import DateWindow, Feed, SourceSpec
 from queries.importer.normalize import ERRORS, ROW, Origin, normalize
 from queries.importer.readers import FIELDS, LINE, Source
 from queries.importer.report import Counts, LoadReport, SourceCounts
@@ -52,6 +61,7 @@ class Job:
     spec: SourceSpec
     feed: Feed
     origins: dict[str, Origin]
+    file_id: int | None = field(default=None, init=False)  # its load_files row, once written
 
     @property
     def table(self) -> str:
@@ -63,19 +73,28 @@ def _now() -> dt.datetime:
 
 
 def start_run(engine: Engine, source: str) -> LoadReport:
-    """Record the load as running, in its own committed transaction."""
-    report = LoadReport(load_id=str(uuid.uuid4()), source=source)
-    with engine.begin() as conn:
-        conn.execute(sa.insert(schema.load_runs).values(
-            load_id=report.load_id, started_at=_now(), source=source[:10_000], status="running",
-        ))
+    """Record the load as running, in its own committed transaction.
+
+    First, loads and jobs left `running` by a process that is gone are marked interrupted."""
+    run_liveness.mark_interrupted(engine)
+    report = LoadReport(load_id=str(uuid.uuid4()), source=source, started_at=_now())
+    holder = run_liveness.hold(engine, report.load_id)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.insert(schema.load_runs).values(
+                load_id=report.load_id, started_at=report.started_at, source=source[:10_000],
+                status="running", holder=holder,
+            ))
+    except BaseException:
+        run_liveness.release(report.load_id)
+        raise
     return report
 
 
 def fail_run(engine: Engine, report: LoadReport, exc: BaseException) -> None:
     """Mark the load failed (after the data transaction rolled back)."""
     report.status = "failed"
-    report.error = str(exc) or type(exc).__name__
+    report.error = _one_line(exc)
     with engine.begin() as conn:
         conn.execute(
             sa.update(schema.load_runs)
@@ -93,6 +112,8 @@ def record_failure(engine: Engine, report: LoadReport, exc: BaseException,
         fail_run(engine, report, exc)
     except Exception as record_exc:  # e.g. the database went away
         exc.add_note(f"(the failure could not be recorded in load_runs: {_one_line(record_exc)})")
+    finally:
+        run_liveness.release(report.load_id)
     audit_failure(audit, engine, exc, {"load_id": report.load_id, "source": report.source})
 
 
@@ -113,6 +134,7 @@ def run_jobs(
     the commit (see the module docstring).
     """
     batch_rows = batch_rows or readers.DEFAULT_BATCH_ROWS
+    state = _LoadState(report)
     try:
         with engine.begin() as conn, bulk.bulk_session(conn):
             for table in LOAD_ORDER:
@@ -122,7 +144,7 @@ def run_jobs(
                 seen = SeenKeys(key=list(TABLES[table].key))
                 report.table(table)
                 for job in table_jobs:
-                    _run_job(conn, report, job, seen, progress, batch_rows)
+                    _run_job(conn, state, job, seen, progress, batch_rows)
             report.status = "ok"
             if audit is not None:
                 audit(conn, audit_outcome(report))
@@ -142,27 +164,44 @@ def run_jobs(
     finally:
         for job in jobs:
             job.source.close()
+    run_liveness.release(report.load_id)
     analyze(engine, sorted({j.table for j in jobs}))
     return report
 
 
 def _one_line(exc: BaseException) -> str:
+    """The error as one line, control characters escaped (what the CLI, load_runs.error and
+    the audit log show)."""
     orig = getattr(exc, "orig", None)
     text = str(orig if orig is not None else exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return escaped(text.splitlines()[0]) if text else type(exc).__name__
+
+
+@dataclass
+class _LoadState:
+    """What one load carries from table to table: its report, its date window (fixed at the
+    start), and the keys it quarantined as key conflicts (their references follow them)."""
+
+    report: LoadReport
+    conflicts: identity.Conflicts = field(default_factory=dict)
+    windows: dict[int, DateWindow] = field(default_factory=dict)
+
+    def window(self, spec: SourceSpec) -> DateWindow:
+        return self.windows.setdefault(id(spec), spec.window(self.report.started_at))
 
 
 def _run_job(
-    conn: Connection, report: LoadReport, job: Job, seen: SeenKeys, progress: bool,
+    conn: Connection, state: _LoadState, job: Job, seen: SeenKeys, progress: bool,
     batch_rows: int,
 ) -> None:
     counts = Counts()
+    report = state.report
     report.sources.append(SourceCounts(job.source.name, job.table, counts))
     bar = tqdm(desc=f"{job.table} ← {job.source.name}", unit=" rows", disable=not progress,
                leave=False)
     try:
         for batch in job.source.batches(batch_rows):
-            _run_batch(conn, report, job, seen, batch, counts)
+            _run_batch(conn, state, job, seen, batch, counts)
             bar.update(batch.height)
     finally:
         bar.close()
@@ -170,32 +209,65 @@ def _run_job(
 
 
 def _run_batch(
-    conn: Connection, report: LoadReport, job: Job, seen: SeenKeys, batch: pl.DataFrame,
+    conn: Connection, state: _LoadState, job: Job, seen: SeenKeys, batch: pl.DataFrame,
     counts: Counts,
 ) -> None:
     table = job.table
-    df = normalize(batch, table, job.feed, job.spec, job.origins)
+    report = state.report
+    df = normalize(batch, table, job.feed, job.spec, job.origins, state.window(job.spec))
+    if table == "suspensions":
+        df = identity.add_suspension_keys(df)
     if table == "cases":
         df, warnings = derive_promised_days(conn, df, job.origins)
         report.warnings.extend(w for w in warnings if w not in report.warnings)
     df = row_rules(df, table, job.origins)
     df = mark_unknown_references(conn, df, table, job.origins)
+    df = identity.mark_conflicting_references(df, table, job.origins, state.conflicts)
     df = mark_duplicates(df, table, seen, job.source.name, job.source.unit, job.feed.distinct,
                          job.origins)
+    writable = (pl.col(ERRORS).list.len() == 0) & ~pl.col(MERGED)
+    df, stored = identity.mark_key_conflicts(conn, df, table, writable, job.origins,
+                                             job.spec.source, state.conflicts)
     has_errors = pl.col(ERRORS).list.len() > 0
     bad = df.filter(has_errors)
     good = df.filter(~has_errors & ~pl.col(MERGED))
     counts.read += batch.height
     counts.merged_duplicates += df.filter(~has_errors & pl.col(MERGED)).height
     counts.quarantined += quarantine(conn, report.load_id, job, batch, bad)
+    if good.is_empty():
+        return
     cols = TABLES[table].names
-    counts.add_upsert(bulk.upsert_frame(conn, schema.CONTRACT_TABLES[table], good.select(cols)))
+    rows = good.select(*cols, pl.lit(_file_id(conn, report.load_id, job)).alias("origin_file"),
+                       pl.col(LINE).cast(pl.Int64).alias("origin_line"))
+    counts.add_upsert(bulk.upsert_frame(conn, schema.CONTRACT_TABLES[table], rows,
+                                        compare=cols, existing=stored))
+
+
+def _file_id(conn: Connection, load_id: str, job: Job) -> int:
+    """The job's `load_files` row (written with its first rows, in the load's transaction)."""
+    if job.file_id is None:
+        result = conn.execute(sa.insert(schema.load_files).values(
+            load_id=load_id, table_name=job.table, file=job.source.name[:10_000],
+            source=job.spec.source))
+        job.file_id = int(result.inserted_primary_key[0])
+    return job.file_id
+
+
+def _fingerprints(table: str, source: str, lines: list[int | None], raws: list[str]) -> list[str]:
+    """What makes two quarantined rows the same: table, file name (not its folder: an upload
+    lands in a new temporary folder each time), line and the raw values."""
+    name = PurePath(source).name
+    return [hashlib.sha256(f"{table}\x00{name}\x00{line}\x00{raw}".encode()).hexdigest()
+            for line, raw in zip(lines, raws, strict=True)]
 
 
 def quarantine(
     conn: Connection, load_id: str, job: Job, batch: pl.DataFrame, bad: pl.DataFrame
 ) -> int:
-    """Write rejected rows with the raw row as read, where it was, and every rule it broke."""
+    """Write rejected rows with the raw row as read, where it was, and every rule it broke.
+
+    A row quarantined before (same fingerprint) is updated in place — moved to this load, its
+    reasons refreshed, `times` + 1 — so a re-import does not list it twice."""
     if bad.is_empty():
         return 0
     src = job.source
@@ -222,11 +294,17 @@ def quarantine(
         pl.col(ERRORS).list.eval(pl.element().str.split(rules.SEP).list.get(0))
         .list.unique(maintain_order=True).list.join(";").alias("rules"),
         pl.concat_str([
-            pl.lit(f"{src.name} {src.unit} "), pl.col(LINE).cast(pl.String), pl.lit(": "),
-            pl.col(ERRORS).list.eval(describe).list.join("; "),
+            pl.lit(f"{escaped(src.name)} {src.unit} "), pl.col(LINE).cast(pl.String),
+            pl.lit(": "), pl.col(ERRORS).list.eval(describe).list.join("; "),
         ]).alias("reasons"),
         pl.col("raw"),
         pl.lit(_now()).cast(pl.Datetime("us")).alias("quarantined_at"),
     )
-    bulk.insert_frame(conn, schema.quarantine, rows)
+    rows = rows.with_columns(pl.Series("fingerprint", _fingerprints(
+        job.table, src.name, rows["source_line"].to_list(), rows["raw"].to_list()),
+        dtype=pl.String), pl.lit(1).alias("times"))
+    # the same bad row twice in one load (two copies of a file in two folders): stored once
+    unique = rows.unique(subset="fingerprint", keep="last", maintain_order=True)
+    bulk.upsert_frame(conn, schema.quarantine, unique, key=["fingerprint"],
+                      compare=["load_id"], increment=("times",))
     return rows.height

@@ -23,15 +23,20 @@ import codecs
 import csv
 import itertools
 import os
+import re
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree
 
+import fastexcel
 import polars as pl
 import sqlalchemy as sa
 
-from queries.errors import ImportRejected
+from queries.errors import ImportRejected, escaped
 from queries.importer import rules
 
 LINE = "__line__"
@@ -47,8 +52,9 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES | EXCEL_SUFFIXES | PARQUET_SUFFIXES
 
 
 def reject(source: str, rule: str, detail: str) -> ImportRejected:
-    """The one shape of a whole-file rejection: file, what is wrong, rule id."""
-    return ImportRejected(f"{source}: {detail} [{rule}]")
+    """The one shape of a whole-file rejection: file, what is wrong, rule id — one line, with
+    control characters (in a header or a file name) shown escaped."""
+    return ImportRejected(escaped(f"{source}: {detail} [{rule}]"))
 
 
 @dataclass
@@ -208,11 +214,11 @@ class CsvSource(Source):
 
     def _parse_chunk(self, header: bytes, lines: list[bytes], first_line: int) -> pl.DataFrame | None:
         body = b"".join(lines)
-        raw = pl.read_csv(
-            body, has_header=False, separator="\x1f", quote_char=None,
-            schema={"line": pl.String}, truncate_ragged_lines=True, empty_string_is_null=False,
-        )["line"]
-        if raw.len() != len(lines) or (raw.str.count_matches('"', literal=True) % 2 == 1).any():
+        # each physical line as text (no byte of a line can split it: a \x1f or a NUL in a
+        # value is just a character here)
+        raw = pl.Series("line", lines, dtype=pl.Binary).cast(pl.String, strict=False) \
+            .str.strip_chars_end("\r\n")
+        if raw.null_count() or (raw.str.count_matches('"', literal=True) % 2 == 1).any():
             return None
         values = pl.read_csv(
             header + body, has_header=True, separator=self.delimiter, infer_schema=False,
@@ -320,39 +326,198 @@ class _LineTracker:
 
 # ------------------------------------------------------------------------------- Excel ----
 
+# Limits of a workbook sheet (docs/importing.md). calamine, which reads .xlsx fast, holds a whole
+# sheet in memory — one cell slot for every position of the range its cells span — so a sheet is
+# measured first, by streaming its XML out of the zip, and refused with one line when it is
+# beyond these: at most Excel's own 1,048,576 rows, 4,000,000 cells spanned (rows × columns,
+# ≈ 0.5 GB while read; 200,000 rows × 20 columns) and 512 MB of sheet XML. A larger export is
+# imported as CSV, which streams with no limit.
+XLSX_MAX_ROWS = 1_048_576
+XLSX_MAX_CELLS = 4_000_000
+XLSX_MAX_XML_BYTES = 512 << 20
+
+_PREFIX_RE = re.compile(rb"<(\w+:)?worksheet\b")
+_ROW_NUMBER_RE = re.compile(rb"<(?:\w+:)?row\b[^>]*?\sr=\"(\d+)\"")
+_CELL_COLUMN_RE = re.compile(rb"<(?:\w+:)?c\b[^>]*?\sr=\"([A-Z]{1,3})\d")
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ch - 64)
+    return n
+
+
+@dataclass(frozen=True)
+class SheetSize:
+    """What a sheet's XML says about its size, measured without holding the sheet."""
+
+    rows: int  # <row> elements
+    last_row: int  # the highest row number used
+    last_column: int  # the highest column number used (A = 1)
+    cells: int  # <c> elements
+    xml_bytes: int
+
+    @property
+    def spanned(self) -> int:
+        return max(self.last_row, self.rows) * max(self.last_column, 1)
+
+
+def _sheet_paths(z: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name → path of its XML in the zip, from workbook.xml and its relationships."""
+    ns_main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    ns_rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+    wb = ElementTree.fromstring(z.read("xl/workbook.xml"))
+    rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    target = {r.get("Id"): r.get("Target", "") for r in rels}
+    out = {}
+    for sheet in wb.iter(f"{ns_main}sheet"):
+        t = target.get(sheet.get(f"{ns_rel}id"), "")
+        t = t.lstrip("/") if t.startswith("/") else "xl/" + t
+        out[sheet.get("name", "")] = t
+    return out
+
+
+class _Tags:
+    """Counting the <row> and <c> tags of a sheet's XML (with its namespace prefix, if any).
+
+    Row numbers and cell columns are read with a fast pattern for the usual `r` first
+    attribute; a chunk where some tag has other attributes first is read with the full one."""
+
+    def __init__(self, lt_prefix: bytes) -> None:
+        self.row = lt_prefix + b"row"
+        self.cell = lt_prefix + b"c"
+        esc = re.escape(lt_prefix)
+        self._fast = {self.row: re.compile(esc + rb'row r="(\d+)"'),
+                      self.cell: re.compile(esc + rb'c r="([A-Z]{1,3})\d')}
+
+    @staticmethod
+    def count(data: bytes, tag: bytes) -> int:
+        return data.count(tag + b" ") + data.count(tag + b">") + data.count(tag + b"/")
+
+    def numbers(self, data: bytes, tag: bytes, full: re.Pattern[bytes]) -> list[bytes]:
+        if data.count(tag + b' r="') == data.count(tag + b" "):
+            return self._fast[tag].findall(data)
+        return full.findall(data)
+
+
+def measure_sheet(z: zipfile.ZipFile, member: str, name: str, where: str) -> SheetSize:
+    """Stream one sheet's XML and count it, refusing as soon as it passes a limit.
+
+    Each chunk is cut before its last '<' (carried to the next), so no tag is split or
+    counted twice; tags may carry a namespace prefix (<x:row>), found on the root element."""
+    rows = cells = last_row = last_col = size = 0
+    tail = b""
+    tags: _Tags | None = None
+    with z.open(member) as fh:
+        while True:
+            chunk = fh.read(_SNIFF_CHUNK)
+            size += len(chunk)
+            if size > XLSX_MAX_XML_BYTES:
+                raise _too_large(where, name, f"more than {XLSX_MAX_XML_BYTES >> 20} MB of "
+                                              "sheet data")
+            data = tail + chunk
+            cut = data.rfind(b"<") if chunk else len(data)
+            head, tail = (data[:cut], data[cut:]) if cut > 0 else (data, b"")
+            if tags is None:
+                m = _PREFIX_RE.search(head)
+                tags = _Tags(b"<" + ((m.group(1) or b"") if m else b""))
+            rows += tags.count(head, tags.row)
+            cells += tags.count(head, tags.cell)
+            last_row = max([last_row, *map(int, tags.numbers(head, tags.row, _ROW_NUMBER_RE))])
+            last_col = max([last_col, *map(_column_number, set(
+                tags.numbers(head, tags.cell, _CELL_COLUMN_RE)))])
+            measured = SheetSize(rows, last_row, last_col, cells, size)
+            _check_size(where, name, measured)
+            if not chunk:
+                return measured
+
+
+def _too_large(where: str, sheet: str, what: str) -> ImportRejected:
+    return reject(where, rules.FILE_TOO_LARGE,
+                  f"sheet {sheet!r} has {what}; an .xlsx sheet may have at most "
+                  f"{XLSX_MAX_ROWS:,} rows and {XLSX_MAX_CELLS:,} cells (rows × columns) — "
+                  "save larger exports as CSV, which has no limit")
+
+
+def _check_size(where: str, sheet: str, m: SheetSize) -> None:
+    if max(m.rows, m.last_row) > XLSX_MAX_ROWS:
+        raise _too_large(where, sheet, f"{max(m.rows, m.last_row):,}+ rows")
+    if m.spanned > XLSX_MAX_CELLS or m.cells > XLSX_MAX_CELLS:
+        raise _too_large(where, sheet, f"{max(m.spanned, m.cells):,}+ cells")
+
+
+def workbook_sheets(path: Path) -> list[str]:
+    """The sheet names of a workbook, each measured against the limits (refused beyond them).
+
+    Old binary .xls files (at most 65,536 rows by their format) are only listed."""
+    where = str(path)
+    if not path.exists():
+        raise reject(where, rules.FILE_UNREADABLE, "file not found")
+    if path.stat().st_size == 0:
+        raise reject(where, rules.FILE_EMPTY, "the file is empty (0 bytes)")
+    if path.suffix.lower() == ".xls":
+        try:
+            return list(fastexcel.read_excel(path).sheet_names)
+        except Exception as exc:
+            raise _unreadable(where, exc) from exc
+    try:
+        with zipfile.ZipFile(path) as z:
+            paths = _sheet_paths(z)
+            for name, member in paths.items():
+                measure_sheet(z, member, name, where)
+    except ImportRejected:
+        raise
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError, EOFError,
+            zlib.error, RuntimeError, NotImplementedError) as exc:
+        raise _unreadable(where, exc) from exc
+    return list(paths)
+
+
+def _unreadable(where: str, exc: BaseException) -> ImportRejected:
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return reject(where, rules.FILE_UNREADABLE,
+                  f"not a readable Excel workbook ({first[:200]}); save it again from Excel "
+                  "as .xlsx, or as CSV")
+
 
 class ExcelSource(Source):
-    """One sheet of an .xlsx workbook, every cell as text (dates as 'YYYY-MM-DD HH:MM:SS').
+    """One sheet of a workbook, every cell as text (dates as 'YYYY-MM-DD HH:MM:SS').
 
-    Excel files are bounded (1,048,576 rows) and calamine reads a sheet at once, so the sheet is
-    read whole and then handed out in batches. Blank rows are kept (and quarantined as empty)
+    The sheet is measured first (`workbook_sheets`: refused beyond the limits above), then read
+    by calamine for its header and again, when the load reaches it, for its rows — so only one
+    sheet of a workbook is in memory at a time. Blank rows are kept (and quarantined as empty)
     so that row numbers match what the user sees in Excel.
     """
 
-    def __init__(self, path: Path, sheet: str | None = None) -> None:
+    def __init__(self, path: Path, sheet: str, label_sheet: bool = False) -> None:
         super().__init__(name=str(path), unit="line")
-        if not path.exists():
-            raise reject(str(path), rules.FILE_UNREADABLE, "file not found")
-        if path.stat().st_size == 0:
-            raise reject(str(path), rules.FILE_EMPTY, "the file is empty (0 bytes)")
-        kwargs: dict = {"sheet_name": sheet} if sheet else {"sheet_id": 1}
+        self.path = path
+        self.sheet = sheet
+        if label_sheet:
+            self.name = f"{path} [{sheet}]"
+        df = self._read()
+        self.empty = df.width == 0
+        self.headers = [] if self.empty else _dedupe_headers(df.columns)
+        self.height = df.height
+
+    def _read(self) -> pl.DataFrame:
         try:
-            df = pl.read_excel(
-                path, infer_schema_length=0, drop_empty_rows=False, raise_if_empty=False, **kwargs
-            )
+            return pl.read_excel(self.path, sheet_name=self.sheet, infer_schema_length=0,
+                                 drop_empty_rows=False, raise_if_empty=False)
         except Exception as exc:  # calamine raises its own error types
-            raise reject(str(path), rules.FILE_UNREADABLE, f"cannot read the workbook: {exc}") from exc
-        if df.width == 0:
-            raise reject(str(path), rules.FILE_EMPTY, "the sheet is empty (no header row)")
-        self.headers = _dedupe_headers(df.columns)
+            raise _unreadable(self.name, exc) from exc
+
+    def _batches(self, batch_rows: int) -> Iterator[pl.DataFrame]:
+        if self.empty:
+            return
+        df = self._read()
         df.columns = self.headers
         df = df.select(pl.all().cast(pl.String))
         empty = pl.all_horizontal(pl.all().is_null() | (pl.all().str.strip_chars() == ""))
         fields = df.select(pl.when(empty).then(0).otherwise(None).cast(pl.Int32)).to_series()
-        self._frame = _with_meta(df, 2, fields)
-
-    def _batches(self, batch_rows: int) -> Iterator[pl.DataFrame]:
-        yield from self._frame.iter_slices(batch_rows)
+        yield from _with_meta(df, 2, fields).iter_slices(batch_rows)
 
 
 # ----------------------------------------------------------------------------- Parquet ----
@@ -462,7 +627,17 @@ def open_file(path: Path, encoding: str | None = None, sheet: str | None = None,
     if suffix in TEXT_SUFFIXES:
         return CsvSource(path, encoding=encoding, delimiter=delimiter or ("\t" if suffix == ".tsv" else ","))
     if suffix in EXCEL_SUFFIXES:
-        return ExcelSource(path, sheet=sheet)
+        names = workbook_sheets(path)
+        if sheet is not None and sheet not in names:
+            raise reject(str(path), rules.FILE_UNREADABLE,
+                         f"has no sheet {sheet!r} (its sheets: {', '.join(names)})")
+        if not names:
+            raise reject(str(path), rules.FILE_EMPTY, "the workbook has no sheets")
+        source = ExcelSource(path, sheet or names[0])
+        if source.empty:
+            raise reject(str(path), rules.FILE_EMPTY, f"sheet {source.sheet!r} is empty (no "
+                                                      "header row)")
+        return source
     if suffix in PARQUET_SUFFIXES:
         return ParquetSource(path)
     raise reject(

@@ -8,6 +8,7 @@ report is printed by the CLI, returned to callers and stored as JSON in `load_ru
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -62,7 +63,9 @@ class LoadReport:
 
     load_id: str
     source: str
-    status: str = "running"  # running → ok | failed
+    status: str = "running"  # running → ok | failed (interrupted: set by the next start)
+    started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now().replace(
+        microsecond=0))
     tables: dict[str, Counts] = field(default_factory=dict)
     sources: list[SourceCounts] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)

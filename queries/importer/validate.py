@@ -43,8 +43,11 @@ def add_errors(df: pl.DataFrame, checks: list[pl.Expr]) -> pl.DataFrame:
     ).drop(names)
 
 
-def _error(rule: str, label: str, message: pl.Expr) -> pl.Expr:
+def error(rule: str, label: str, message: pl.Expr) -> pl.Expr:
+    """One error entry, "rule\x1fcolumn\x1fmessage" (the format `load.quarantine` reads)."""
     return pl.concat_str([pl.lit(f"{rule}{rules.SEP}{label}{rules.SEP}"), message])
+
+
 
 
 def _ts(col: str) -> pl.Expr:
@@ -56,7 +59,7 @@ def _before(later: str, earlier: str, rule: str, origins: LabelMap) -> pl.Expr:
     msg = pl.concat_str([
         pl.lit(f"{later} "), _ts(later), pl.lit(f" is earlier than {earlier} "), _ts(earlier),
     ])
-    return pl.when(pl.col(later) < pl.col(earlier)).then(_error(rule, _label(origins, later), msg))
+    return pl.when(pl.col(later) < pl.col(earlier)).then(error(rule, _label(origins, later), msg))
 
 
 def _empty(df: pl.DataFrame, col: str) -> pl.Expr:
@@ -80,20 +83,20 @@ def row_rules(df: pl.DataFrame, table: str, origins: LabelMap) -> pl.DataFrame:
             _before("accepted_at", "submitted_at", rules.ACCEPTED_BEFORE_SUBMITTED, origins),
             _before("completed_at", "accepted_at", rules.COMPLETED_BEFORE_ACCEPTED, origins),
             pl.when((status == "completed") & _empty(df, "completed_at")).then(
-                _error(rules.COMPLETED_WITHOUT_TIME, _label(origins, "completed_at"),
+                error(rules.COMPLETED_WITHOUT_TIME, _label(origins, "completed_at"),
                        pl.lit("is empty but status is completed"))),
             pl.when((status != "completed") & pl.col("completed_at").is_not_null()).then(
-                _error(rules.COMPLETED_AT_NOT_COMPLETED, _label(origins, "completed_at"),
+                error(rules.COMPLETED_AT_NOT_COMPLETED, _label(origins, "completed_at"),
                        pl.concat_str([pl.lit("is set ("), _ts("completed_at"),
                                       pl.lit(") but status is "), status]))),
             pl.when((status == "in_progress") & _empty(df, "accepted_at")).then(
-                _error(rules.IN_PROGRESS_WITHOUT_ACCEPTED, _label(origins, "accepted_at"),
+                error(rules.IN_PROGRESS_WITHOUT_ACCEPTED, _label(origins, "accepted_at"),
                        pl.lit("is empty but status is in_progress"))),
         ]
     if table in ("cases", "items"):
         checks.append(
             pl.when(pl.col("promised_days") > pl.col("statutory_days")).then(
-                _error(rules.PROMISED_OVER_STATUTORY, _label(origins, "promised_days"),
+                error(rules.PROMISED_OVER_STATUTORY, _label(origins, "promised_days"),
                        pl.concat_str([pl.lit("promised_days "),
                                       pl.col("promised_days").cast(pl.String),
                                       pl.lit(" exceeds statutory_days "),
@@ -164,7 +167,7 @@ def derive_promised_days(
     label = _label(origins, "due_at")
     df = add_errors(df, [
         pl.when(pl.col("_derived") & (pl.col("promised_days") < 0)).then(
-            _error(rules.DUE_BEFORE_ACCEPTED, label,
+            error(rules.DUE_BEFORE_ACCEPTED, label,
                    pl.concat_str([pl.lit("due date "), pl.col("_d").cast(pl.String),
                                   pl.lit(" is before the acceptance date "),
                                   pl.col("_a").cast(pl.String)])))

@@ -46,9 +46,9 @@ def _audit_rows(engine, action: str) -> list[dict]:
 
 
 def _more_cases():
-    from xiaoneng.demo import generate
+    from tests.security.test_faults_pg import more_cases
 
-    return generate(cases=2000, seed=7, start=dt.date(2025, 1, 1), end=dt.date(2025, 6, 1))
+    return more_cases()
 
 
 def _import_hook():

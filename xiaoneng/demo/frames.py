@@ -119,6 +119,7 @@ def suspension_frame(s: dict[str, np.ndarray]) -> pl.DataFrame:
         _ts("ended_at"),
         pl.lit(_REASONS).gather(pl.col("reason")).alias("reason"),
         _valid("approved_days").cast(pl.Int32).alias("approved_days"),
+        pl.lit(None, dtype=pl.String).alias("suspension_id"),  # the demo platform has none
     )
 
 
