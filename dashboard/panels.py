@@ -171,7 +171,7 @@ def used_days_figure(filters: Filters) -> go.Figure:
     if hist.height:
         for q, label in (("0.5", _t("median")), ("0.9", "P90")):
             v = hist.select(weighted_quantile(pl.col("used_wd"), pl.col("n"), q)).item()
-            marks.append((v, f"{label} {v}"))
+            marks.append((v, f"{label} {fmt_value(v, 'days', current_lang())}"))
     return charts.histogram(hist, _t("used_days_dist"), _t("used_days"), _t("cases"),
                             markers=marks, clip=30)
 

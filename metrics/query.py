@@ -20,9 +20,11 @@ Definitions chosen here (also on the definitions page):
 - `mom` / `yoy`: value − value of the previous period (previous month / quarter / year /
   rolling window ending a month earlier) and of the same period a year before; `mom_rel` /
   `yoy_rel` the relative change. Null when either side has no data.
-- Quantiles (`used_days_hist:q`): the smallest used_wd whose cumulative count reaches q × total,
-  compared exactly in rationals — the "inverted CDF" definition, exact at any roll-up because
-  the histogram is additive. denominator = the number of completed cases behind it.
+- Quantiles (`used_days_hist:q`, metrics.md §1): the median (q = 0.5) is the middle value, and
+  for an even count the mean of the two middle values (Excel's MEDIAN); any other q is the
+  nearest-rank value, the smallest used_wd whose cumulative count reaches q × total, compared
+  exactly in rationals (P90 of 10 cases is the 9th value). Both are exact at any roll-up
+  because the histogram is additive. denominator = the number of completed cases behind it.
 - Coverage (`review_coverage_rate`): agencies with cases (accepted or completed > 0) that have
   ≥ 1 valid review, over agencies with cases, within the grain cell and period; numerator is
   restricted to agencies with cases so the share never exceeds 1.
@@ -481,16 +483,25 @@ def _additive(met: Metric, rolled: dict[str, pl.DataFrame], keys: list[str]) -> 
 
 
 def weighted_quantile(values: pl.Expr, counts: pl.Expr, q: str) -> pl.Expr:
-    """Smallest value whose cumulative count reaches q × total (values sorted ascending).
+    """The q-quantile of a histogram as metrics.md §1 defines it (values sorted ascending).
 
+    q = 0.5: the median, the mean of the two middle values for an even count (Excel's MEDIAN):
+    the lower middle value is the first whose cumulative count reaches half the total
+    (2·cum ≥ N), the upper the first that passes it (2·cum > N); for an odd N they coincide.
+    Any other q: nearest rank, the smallest value whose cumulative count reaches q × total.
     Compared in integers (q as an exact fraction) so that, e.g., the 0.9 quantile of 10 cases
-    is the 9th value, never the 10th through a rounding error. Use inside a group_by over rows
-    sorted by value.
+    is the 9th value, never the 10th through a rounding error. Use inside a group_by (or a
+    select) over rows sorted by value; the result is a float.
     """
     fr = Fraction(q)
     cum = counts.cum_sum()
-    reached = cum * fr.denominator >= counts.sum() * fr.numerator
-    return values.filter(reached).first()
+    total = counts.sum()
+    if fr == Fraction(1, 2):
+        lower = values.filter(cum * 2 >= total).first()
+        upper = values.filter(cum * 2 > total).first()
+        return (lower.cast(pl.Float64) + upper.cast(pl.Float64)) / 2
+    reached = cum * fr.denominator >= total * fr.numerator
+    return values.filter(reached).first().cast(pl.Float64)
 
 
 def _quantile(hist: pl.DataFrame, met: Metric, keys: list[str], period: str) -> pl.DataFrame:

@@ -254,13 +254,17 @@ METRICS: tuple[Metric, ...] = (
     Metric("median_used_days", "办结用时中位数", "Median working days used", "timeliness",
            "quantile", ("used_days_hist:0.5",), unit="工作日", unit_en="working days",
            direction="lower", fmt="days",
-           definition_zh="办结用时直方图的中位数（任意汇总层级精确）",
-           definition_en="Median of the used-working-days histogram (exact at any roll-up).",
+           definition_zh="办结用时的中位数：居中的值，件数为偶数时取中间两个值的平均（同 Excel MEDIAN），"
+                         "由用时直方图计算，任意汇总层级精确",
+           definition_en="Median of the used days: the middle value, for an even count the mean "
+                         "of the two middle values (as Excel's MEDIAN); computed from the "
+                         "histogram, exact at any roll-up.",
            source=LAW),
     Metric("p90_used_days", "办结用时P90", "P90 working days used", "timeliness", "quantile",
            ("used_days_hist:0.9",), unit="工作日", unit_en="working days", direction="lower",
-           fmt="days", definition_zh="办结用时直方图的第90百分位数",
-           definition_en="90th percentile of the used-working-days histogram.", source=LAW),
+           fmt="days", definition_zh="办结用时的第90百分位数（最近秩法：至少90%的办件不超过该值的最小用时）",
+           definition_en="90th percentile of the used days, nearest rank: the smallest value "
+                         "with at least 90 % of the cases at or below it.", source=LAW),
     Metric("overdue", "超期件", "Overdue cases", "timeliness", "count",
            ("completed_overdue", "overdue_open_eom"), unit="件", unit_en="cases",
            direction="lower", fmt="int",
@@ -420,14 +424,14 @@ METRICS: tuple[Metric, ...] = (
     Metric("startup_days", "开办企业用时", "Business start-up time", "business_env", "index",
            ("be:startup_days",), unit="工作日", unit_en="working days", direction="lower",
            fmt="days",
-           definition_zh="企业开办一件事从首件受理到末件办结的工作日数，取中位数",
+           definition_zh="企业开办一件事从首件受理到末件办结的工作日数，取中位数（偶数个时取中间两个值的平均）",
            definition_en="Working days from the first acceptance to the last completion of "
                          "each business_startup bundle, median over bundles.", source=DB,
            target=Target("<=", 5, "county reform plan 2018")),
     Metric("construction_days", "工程建设项目审批用时", "Construction permit time",
            "business_env", "index", ("be:construction_days",), unit="工作日",
            unit_en="working days", direction="lower", fmt="days",
-           definition_zh="同一项目代码的工程建设审批链从首件受理到末件办结的工作日数，取中位数",
+           definition_zh="同一项目代码的工程建设审批链从首件受理到末件办结的工作日数，取中位数（偶数个时取中间两个值的平均）",
            definition_en="Same over construction_permit chains (project_code), median.",
            source=DB + "; 国办发〔2019〕11号",
            target=Target("<=", 120, "国办发〔2019〕11号")),
