@@ -163,11 +163,15 @@ def freshness_banner() -> None:
         if fresh.get("load"):
             st.warning(_t("freshness_no_job"), icon=":material/schedule:")
         return
+    cutoff, as_of = job.get("data_cutoff"), job.get("as_of")
     st.caption(":material/schedule: " + _t(
         "freshness_job", finished=str(job.get("finished_at") or "-")[:16],
-        as_of=str(job.get("as_of") or "-")[:16], months=job.get("months") or "-",
+        cutoff=str(cutoff)[:16] if cutoff else _t("cutoff_unknown"),
+        as_of=str(as_of or "-")[:16], months=job.get("months") or "-",
         calendar=job.get("calendar_version") or "-",
     ))
+    if cutoff and as_of and as_of > cutoff:
+        st.warning(_t("as_of_after_cutoff"), icon=":material/event_busy:")
     if job.get("fallback_years"):
         st.warning(_t("fallback_warning", years=job["fallback_years"]),
                    icon=":material/event_busy:")

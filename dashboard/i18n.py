@@ -40,8 +40,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "recent_loads": {"zh": "导入记录", "en": "Load runs"},
     "freshness": {"zh": "数据截至 {when}（导入批次 {load}）", "en": "Data as of {when} (load {load})"},
     "freshness_job": {
-        "zh": "指标计算于 {finished}（数据截至 {as_of}，计算月份 {months}，工作日历 {calendar}）",
-        "en": "Metrics computed {finished} (data as of {as_of}, months {months}, calendar {calendar})",
+        "zh": "数据截至 {cutoff}（指标计算时点 {as_of}；计算于 {finished}，计算月份 {months}，工作日历 {calendar}）",
+        "en": "Data up to {cutoff} (metrics as of {as_of}; computed {finished}, months {months}, calendar {calendar})",
+    },
+    "cutoff_unknown": {"zh": "未记录", "en": "not recorded"},
+    "as_of_after_cutoff": {
+        "zh": "注意：指标计算时点晚于数据截止时间，截止后未办结的办件和未到期的整改、回访会被误判为超期。请按数据截止时间重新计算。",
+        "en": "Warning: the metrics are measured after the data cut-off, so cases and deadlines still open at the cut-off look overdue. Recompute as of the cut-off.",
     },
     "freshness_no_job": {
         "zh": "尚未运行指标计算。请在“数据管理”页运行计算，或执行 `xiaoneng compute --all`。",

@@ -2,7 +2,9 @@
 
 One row per period × grain key × metric with the columns `period`, the key columns that apply
 to the grain (`region_code`, `agency_code`, `item_code`, `channel`), `metric_id`,
-`numerator`, `denominator`, `value`. The values come from `metrics.query.metric_values`, so an
+`numerator`, `denominator`, `value`, then the provenance every row carries: `as_of` (the
+moment the facts were measured at) and `data_cutoff` (where the imported data stop), both of
+the job run behind the facts. The values come from `metrics.query.metric_values`, so an
 export can never disagree with the screen. xlsx cells hold numbers (not formatted text) so that
 a spreadsheet user can compute with them; shares stay 0–1.
 """
@@ -35,8 +37,22 @@ EXPORT_KEYS: dict[str, list[str]] = {
 }
 
 
+# Provenance columns after the values: text "YYYY-MM-DD HH:MM:SS" (empty when not recorded).
+PROVENANCE_COLUMNS: list[str] = ["as_of", "data_cutoff"]
+
+
 def export_columns(grain: str) -> list[str]:
+    """The metric columns of a grain's export (the provenance columns follow them)."""
     return ["period", *EXPORT_KEYS[grain], "metric_id", "numerator", "denominator", "value"]
+
+
+def provenance(engine: Engine) -> dict[str, str | None]:
+    """as_of and data_cutoff of the last successful job run, as text (None: not recorded)."""
+    from queries.facts_store import last_run
+
+    run = last_run(engine) or {}
+    return {k: (f"{run[k]:%Y-%m-%d %H:%M:%S}" if run.get(k) else None)
+            for k in PROVENANCE_COLUMNS}
 
 
 def export_frame(
@@ -54,7 +70,9 @@ def export_frame(
     ids = validate_metric_ids(metric_ids)
     base = filters or Filters(month_from, month_to)
     df = metric_values(engine, ids, base.with_months(month_from, month_to), grain, period)  # type: ignore[arg-type]
-    return df.select(export_columns(grain))
+    prov = provenance(engine)
+    return df.select(export_columns(grain)).with_columns(
+        pl.lit(prov[c], dtype=pl.String).alias(c) for c in PROVENANCE_COLUMNS)
 
 
 def export_metrics(

@@ -65,11 +65,17 @@ class JobResult:
     calendar_version: str = ""
     fallback_years: tuple[int, ...] = ()
     duration_s: float = 0.0
+    data_cutoff: dt.datetime | None = None
 
     def format(self) -> str:
         span = f"{self.months[0]:%Y-%m}..{self.months[-1]:%Y-%m}" if self.months else "-"
         lines = [f"compute {span} as of {self.as_of:%Y-%m-%d %H:%M} "
                  f"in {self.duration_s:.1f}s (run {self.run_id[:8]})"]
+        if self.data_cutoff is not None:
+            lines.append(f"  data cut-off {self.data_cutoff:%Y-%m-%d %H:%M}"
+                         + ("  (warning: the as-of time is after it — open cases and pending "
+                            "deadlines are judged on days the data do not cover)"
+                            if self.as_of > self.data_cutoff else ""))
         lines += [f"  {k}: {v:,} rows" for k, v in self.written.items()]
         if self.fallback_years:
             lines.append(f"  warning: calendar years {list(self.fallback_years)} counted "
@@ -224,10 +230,15 @@ def run_compute(
 ) -> JobResult:
     """Recompute `months` (None: every month with data) and replace them atomically.
 
+    `as_of` defaults to min(now, the data cut-off) (`facts_store.default_as_of`): metrics whose
+    deadline falls after the cut-off (差评 rectification and call-back, open-case cards) then
+    count only what was due by it. The run records the cut-off beside its as-of time.
+
     `audit` (queries.audit.hook) writes the run's audit row inside the transaction that replaces
     the facts, so the facts and their record commit or roll back together."""
     settings = settings or Settings()
-    as_of = as_of or dt.datetime.now().replace(microsecond=0)
+    cutoff = facts_store.data_cutoff(engine)
+    as_of = as_of or facts_store.default_as_of(cutoff)
     if months is None:
         bounds = inputs.case_month_bounds(engine)
         if bounds is None:
@@ -246,7 +257,7 @@ def run_compute(
     facts_store.start_run(engine, dict(
         run_id=run_id, started_at=started, as_of=as_of,
         months=f"{months[0]:%Y-%m}..{months[-1]:%Y-%m}", status="running",
-        settings_hash=settings.digest(), settings=settings.as_dict(),
+        settings_hash=settings.digest(), settings=settings.as_dict(), data_cutoff=cutoff,
     ))
     try:
         if window is None:
@@ -283,7 +294,7 @@ def run_compute(
         run_id, months, as_of, frames,
         input_rows=input_rows,
         written=written, calendar_version=calendar.version, fallback_years=fallback,
-        duration_s=time.perf_counter() - t0,
+        duration_s=time.perf_counter() - t0, data_cutoff=cutoff,
     )
     facts_store.finish_run(
         engine, run_id, status="ok", finished_at=dt.datetime.now(),

@@ -154,8 +154,12 @@ MEASURES: tuple[Measure, ...] = (
     _m("active", RF, "主动评价数", "active reviews", RATED, "valid reviews with active"),
     _m("bad_real_name", RF, "实名差评数", "real-name bad reviews", RATED,
        "valid bad reviews with real_name"),
+    _m("bad_callback_due", RF, "回访期限已到实名差评数",
+       "real-name bad reviews past their call-back deadline", RATED,
+       "valid real-name bad reviews whose callback_days deadline is on or before the as-of "
+       "date"),
     _m("bad_callback_timely", RF, "差评按时回访数", "bad reviews called back in time", RATED,
-       "real-name bad reviews called back within callback_days working days"),
+       "of those, called back within callback_days working days"),
     _m("bad_rect_due", RF, "整改期限已到差评数", "bad reviews past their rectification deadline",
        RATED, "valid bad reviews whose rectify_days deadline is on or before the as-of date"),
     _m("bad_rect_timely", RF, "差评按期整改数", "bad reviews rectified in time", RATED,
@@ -401,10 +405,12 @@ METRICS: tuple[Metric, ...] = (
            definition_en="Agencies (or items) with ≥ 1 valid review / agencies (or items) with "
                          "cases.", source=HCP),
     Metric("bad_review_callback_rate", "差评回访率", "Bad-review call-back rate", "reviews",
-           "share", ("bad_callback_timely",), ("bad_real_name",), unit="%", fmt="pct",
-           definition_zh="callback_days 个工作日内回访的实名差评数 / 实名差评数",
+           "share", ("bad_callback_timely",), ("bad_callback_due",), unit="%", fmt="pct",
+           definition_zh="callback_days 个工作日内回访的实名差评数 / 回访期限已到的实名差评数"
+                         "（截至计算时点尚未到期的差评不计入）",
            definition_en="Real-name bad reviews called back within callback_days / real-name "
-                         "bad reviews.", source=HCP + "; 浙江 1 working day",
+                         "bad reviews whose call-back deadline has passed by the as-of time.",
+           source=HCP + "; 浙江 1 working day",
            target=Target(">=", 1.0, "好差评 rules"), settings=("callback_days",)),
     Metric("bad_review_rectified_rate", "差评按期整改率", "Bad reviews rectified in time",
            "reviews", "share", ("bad_rect_timely",), ("bad_rect_due",), unit="%", fmt="pct",

@@ -83,6 +83,30 @@ def replace_months(
     return written
 
 
+def data_cutoff(engine: Engine) -> dt.datetime | None:
+    """The cut-off of the data in the database: the latest `extracted_at` of the ok loads.
+
+    Each load records its extract's cut-off (declared, or its latest event time); the data as
+    a whole reach as far as the newest of them. None when no load recorded one (a database
+    loaded before the cut-off was kept): the job then measures as of "now", as it used to.
+    """
+    lr = schema.load_runs
+    with engine.connect() as conn:
+        value = conn.execute(
+            sa.select(sa.func.max(lr.c.extracted_at)).where(lr.c.status == "ok")
+        ).scalar_one_or_none()
+    if isinstance(value, str):  # SQLite without type affinity on an aggregate
+        value = dt.datetime.fromisoformat(value)
+    return value
+
+
+def default_as_of(cutoff: dt.datetime | None, now: dt.datetime | None = None) -> dt.datetime:
+    """min(now, the data cut-off): a log that stops on 10-31 is measured as of 10-31, so its
+    open cases and pending deadlines are not judged on days the log does not cover."""
+    now = (now or dt.datetime.now()).replace(microsecond=0)
+    return min(now, cutoff) if cutoff is not None else now
+
+
 def start_run(engine: Engine, run: dict[str, Any]) -> None:
     with engine.begin() as conn:
         conn.execute(schema.job_runs.insert().values(**run))

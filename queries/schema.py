@@ -76,6 +76,9 @@ load_runs = sa.Table(
     sa.Column("status", sa.String(16), nullable=False, comment="running / ok / failed"),
     sa.Column("report", sa.JSON(), comment="per-table read / loaded / quarantined counts"),
     sa.Column("error", sa.Text()),
+    sa.Column("extracted_at", sa.DateTime(),
+              comment="the extract's data cut-off: declared (mapping, --extracted-at) or the "
+                      "latest event time loaded (migration 0009b)"),
     comment="one row per import run",
 )
 
@@ -131,13 +134,15 @@ CASE_MEASURES: tuple[str, ...] = (
     "case_report_known", "case_report_timely",
     # month-end snapshot (as of the month's last moment, or the as-of time)
     "in_progress_eom", "overdue_open_eom", "warnings_eom",
-    # completion, added by migration 0009 (a new column goes last, as ALTER TABLE puts it)
+    # completion, added by migration 0009 (new columns go last, where ALTER TABLE puts them)
     "completed_actively_reviewed",
 )
 REVIEW_MEASURES: tuple[str, ...] = (
     "reviews_valid", "reviews_void", "good", "neutral", "bad", "score_sum", "active",
     "bad_real_name", "bad_callback_timely", "bad_rect_due", "bad_rect_timely", "bad_open",
     "review_report_known", "review_report_timely",
+    # added by migration 0009b
+    "bad_callback_due",
 )
 CARD_MEASURES: tuple[str, ...] = ("yellow_cards", "red_cards", "revoked_cards")
 CATALOGUE_MEASURES: tuple[str, ...] = (
@@ -254,5 +259,8 @@ job_runs = sa.Table(
     sa.Column("settings", sa.JSON()),
     sa.Column("duration_s", sa.Float()),
     sa.Column("error", sa.Text()),
+    sa.Column("data_cutoff", sa.DateTime(),
+              comment="cut-off of the data the run read (latest extracted_at of the loads; "
+                      "migration 0009b)"),
     comment="one row per metric job run (provenance of every number)",
 )

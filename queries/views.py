@@ -71,7 +71,8 @@ def data_version(engine: Engine) -> str:
 
 
 def freshness(engine: Engine) -> dict[str, Any]:
-    """What every page states about its data: last job run, its as-of time, calendar fallbacks."""
+    """What every page states about its data: last job run, its as-of time and data cut-off,
+    calendar fallbacks."""
     out: dict[str, Any] = {"job": None, "load": None}
     if not _has_schema(engine):
         return out
@@ -79,7 +80,8 @@ def freshness(engine: Engine) -> dict[str, Any]:
     with engine.connect() as conn:
         job = conn.execute(
             sa.select(jr.c.run_id, jr.c.finished_at, jr.c.as_of, jr.c.months,
-                      jr.c.calendar_version, jr.c.fallback_years, jr.c.settings_hash)
+                      jr.c.calendar_version, jr.c.fallback_years, jr.c.settings_hash,
+                      jr.c.data_cutoff)
             .where(jr.c.status == "ok").order_by(jr.c.finished_at.desc()).limit(1)
         ).mappings().first()
         load = conn.execute(

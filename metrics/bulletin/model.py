@@ -168,8 +168,15 @@ def canonical_json(obj: Any) -> str:
                       allow_nan=False)
 
 
+# Provenance that names a run rather than describing the content: a recompute of unchanged
+# data gets a new run id, and re-publishing it must not make a new version (issue 17).
+VOLATILE_PROVENANCE = ("job_run_id",)
+
+
 def compute_hash(b: Bulletin) -> str:
-    """sha256 of the canonical JSON of everything but the hash itself."""
+    """sha256 of the canonical JSON of everything but the hash itself and the run id."""
     d = b.to_dict()
     d.pop("content_hash", None)
+    d["provenance"] = {k: v for k, v in (d.get("provenance") or {}).items()
+                       if k not in VOLATILE_PROVENANCE}
     return hashlib.sha256(canonical_json(d).encode()).hexdigest()

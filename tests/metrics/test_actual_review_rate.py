@@ -103,3 +103,5 @@ def test_export_carries_the_actual_review_rate(computed):
     df = export_frame(computed, "city", MAR, MAR)
     row = df.filter(df["metric_id"] == "actual_review_rate").row(0, named=True)
     assert (row["numerator"], row["denominator"], row["value"]) == (2, 5, pytest.approx(0.4))
+    # every row states the facts' as-of time and where the data stop (the last rating)
+    assert (row["as_of"], row["data_cutoff"]) == ("2024-03-31 23:00:00", "2024-03-20 10:00:00")

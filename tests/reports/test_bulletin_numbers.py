@@ -132,6 +132,10 @@ def test_rebuilding_gives_the_same_hash(demo_engine, city_bulletin):
 def test_provenance_names_as_of_calendar_settings_and_definitions(city_bulletin):
     p = city_bulletin.provenance
     assert p["as_of"].startswith("2025-06-30 18:00")
+    # the demo log stops at its last event of 2025-06-30 (the cut-off its load recorded)
+    assert p["data_cutoff"].startswith("2025-06-30")
+    para = city_bulletin.sections[-1].paragraphs[0]
+    assert para.startswith(f"本通报数据截至{p['data_cutoff'][:16]}（指标计算时点2025-06-30 18:00）")
     assert p["calendar_version"].startswith("2024-2026:")
     assert p["settings_digest"] and p["definitions_version"]
     assert p["rules"]["top_n"] == 3

@@ -1,0 +1,47 @@
+"""the data cut-off of each load and job run; 差评 whose call-back was due by the as-of time
+
+- load_runs.extracted_at: the extract's cut-off, declared by the mapping (`extracted_at`) or
+  `xiaoneng import --extracted-at`, else the latest event timestamp in the load. `compute`
+  measures as of min(now, the latest cut-off) by default, so a log that stops on 10-31 is not
+  measured as if nothing had happened since.
+- job_runs.data_cutoff: the cut-off of the data a run read, stated by every page, export and
+  bulletin beside the as-of time.
+- review_facts.bad_callback_due: real-name 差评 whose call-back deadline fell by the as-of time
+  (the denominator of 差评回访率, like bad_rect_due for 差评按期整改率).
+
+Revision ID: 0009b
+Revises: 0009
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009b"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("load_runs") as batch:
+        batch.add_column(sa.Column(
+            "extracted_at", sa.DateTime(), nullable=True,
+            comment="the extract's data cut-off: declared (mapping, --extracted-at) or the "
+                    "latest event time loaded (migration 0009b)"))
+    with op.batch_alter_table("job_runs") as batch:
+        batch.add_column(sa.Column(
+            "data_cutoff", sa.DateTime(), nullable=True,
+            comment="cut-off of the data the run read (latest extracted_at of the loads; "
+                    "migration 0009b)"))
+    with op.batch_alter_table("review_facts") as batch:
+        batch.add_column(sa.Column("bad_callback_due", sa.BigInteger(), server_default="0",
+                                   nullable=False))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("review_facts") as batch:
+        batch.drop_column("bad_callback_due")
+    with op.batch_alter_table("job_runs") as batch:
+        batch.drop_column("data_cutoff")
+    with op.batch_alter_table("load_runs") as batch:
+        batch.drop_column("extracted_at")
