@@ -120,8 +120,9 @@ _SUSPENSIONS_SCHEMA: dict[str, pl.DataType] = {
 
 # Stored precision (metrics.md §3: fixed order, documented rounding): value, score,
 # contribution and change are rounded to BE_DIGITS decimals before they are stored and hashed.
-# Scores enter the index in fixed point (SCORE_UNIT per point) and weights in WEIGHT_UNIT per
-# unit of weight, so that the index's sums are exact integers whatever order they are added in.
+# Scores enter the index in fixed point (SCORE_UNIT per point) and weights, as shares of their
+# total, in WEIGHT_UNIT, so the index's sums are exact integers whatever order they come in
+# (each product < 1e17, their sum < 1e18: inside Int64).
 BE_DIGITS = 6
 SCORE_UNIT = 10**BE_DIGITS
 WEIGHT_UNIT = 10**9
@@ -295,16 +296,21 @@ def _listed(settings: Settings) -> list[str]:
 def _indicator_meta(settings: Settings) -> pl.LazyFrame:
     """indicator, pillar, weight, frontier, worst for every sub-indicator in a pillar."""
     listed = _listed(settings)
+    weights = [float(settings.weight(i)) for i in listed]
+    total = sum(weights) or 1.0
     return pl.LazyFrame(
         {
             "indicator": listed,
             "pillar": [settings.pillar_of(i) for i in listed],
-            "weight": [float(settings.weight(i)) for i in listed],
+            "weight": weights,
+            # the same weights summing to 1 (the index is scale-free in them): their fixed-point
+            # products with scores then stay far inside Int64 whatever weights are configured
+            "__w_share": [w / total for w in weights],
             "frontier": [float(settings.be_bounds[i]["frontier"]) for i in listed],
             "worst": [float(settings.be_bounds[i]["worst"]) for i in listed],
         },
         schema={"indicator": pl.String, "pillar": pl.String, "weight": pl.Float64,
-                "frontier": pl.Float64, "worst": pl.Float64},
+                "__w_share": pl.Float64, "frontier": pl.Float64, "worst": pl.Float64},
     )
 
 
@@ -370,7 +376,7 @@ def be_scores(
         .with_columns(
             fixed(distance_to_frontier(pl.col("value"), pl.col("frontier"), pl.col("worst")),
                   SCORE_UNIT).alias("__s"),
-            fixed(pl.col("weight"), WEIGHT_UNIT).alias("__w"),
+            fixed(pl.col("__w_share"), WEIGHT_UNIT).alias("__w"),
         )
         .with_columns(
             (pl.col("__s") / SCORE_UNIT).alias("score"),

@@ -209,15 +209,21 @@ def compute_frames(
     return frames
 
 
-def load_inputs(engine: Engine, window: tuple[dt.date, dt.date] | None) -> dict[str, pl.DataFrame]:
+def load_inputs(engine: Engine, window: tuple[dt.date, dt.date] | None,
+                rectify_days: int = 15) -> dict[str, pl.DataFrame]:
     cases = inputs.read_cases(engine, window)
+    reviews = inputs.read_reviews(engine, window, rectify_days)
+    if window:  # an older 差评 carding in the window keeps its case's item, as in a full run
+        reviews = reviews.join(inputs.review_case_items(engine, window, rectify_days),
+                               on="case_id", how="left", maintain_order="left"
+                               ).with_columns(pl.col("item_code").fill_null(""))
     return {
         "regions": inputs.read_table(engine, "regions"),
         "agencies": inputs.read_table(engine, "agencies"),
         "items": inputs.read_table(engine, "items"),
         "cases": cases,
         "suspensions": inputs.read_suspensions(engine, cases["case_id"] if window else None),
-        "reviews": inputs.read_reviews(engine, window),
+        "reviews": reviews,
     }
 
 
@@ -267,7 +273,7 @@ def run_compute(
             bounds = source.key_month_bounds()
             lo = bounds[0] if bounds else None
         else:
-            tables = load_inputs(engine, window)
+            tables = load_inputs(engine, window, settings.rectify_days)
             source, slice_months = FrameSource(tables), 0
             first = tables["cases"]["submitted_at"].min() if tables["cases"].height else None
             lo = first.date() if first else None
@@ -283,7 +289,7 @@ def run_compute(
             {k: frames[k] for k in facts_store.MONTHLY_TABLES},
             frames["warnings"] if as_of.date().replace(day=1) >= months[-1] else None,
             (as_of.date().replace(day=1), frames["catalogue_facts"]),
-            audit=audit,
+            audit=audit, card_facts_of=lambda rows: card_facts(rows.lazy()).collect(),
         )
     except Exception as exc:
         facts_store.finish_run(engine, run_id, status="failed", finished_at=dt.datetime.now(),

@@ -112,20 +112,54 @@ def read_cases(engine: Engine, window: tuple[dt.date, dt.date] | None = None) ->
     return read_select(engine, stmt, "cases")
 
 
-def read_reviews(engine: Engine, window: tuple[dt.date, dt.date] | None = None) -> pl.DataFrame:
-    """Reviews rated in the window, plus every 差评 whose rectification could still card in it."""
+def read_reviews(
+    engine: Engine, window: tuple[dt.date, dt.date] | None = None, rectify_days: int = 15,
+) -> pl.DataFrame:
+    """Reviews rated in the window, every 差评 whose rectification could still card in it, and
+    every review of a case completed in it (参评率 and 实际评价率 count a case completed in the
+    window whatever month its review came in, so a one-month recompute must see them too)."""
     t = schema.reviews
     stmt = sa.select(*t.c)
     if window:
-        start = dt.datetime.combine(window[0], dt.time())
-        end = dt.datetime.combine(add_months(window[1], 1), dt.time())
-        # A bad review's card falls ~rectify_days after rating: look back 3 months for those.
-        lookback = dt.datetime.combine((window[0] - dt.timedelta(days=92)).replace(day=1), dt.time())
-        stmt = stmt.where(sa.or_(
-            sa.and_(t.c.rated_at >= start, t.c.rated_at < end),
-            sa.and_(t.c.level <= 2, t.c.rated_at >= lookback, t.c.rated_at < end),
-        ))
+        stmt = stmt.where(review_window(window, rectify_days))
     return read_select(engine, stmt, "reviews")
+
+
+def review_window(window: tuple[dt.date, dt.date], rectify_days: int = 15
+                  ) -> sa.ColumnElement[bool]:
+    """The condition of `read_reviews` for a window (see there)."""
+    t = schema.reviews
+    start = dt.datetime.combine(window[0], dt.time())
+    end = dt.datetime.combine(add_months(window[1], 1), dt.time())
+    # A bad review's card falls rectify_days working days after rating: look back that far
+    # in calendar days (7/5 per working day, a month for the long holidays), at least 3
+    # months.
+    days = max(92, rectify_days * 7 // 5 + 31)
+    lookback = dt.datetime.combine((window[0] - dt.timedelta(days=days)).replace(day=1),
+                                   dt.time())
+    c = schema.cases.c
+    completed_in = sa.select(c.case_id).where(c.completed_at >= start, c.completed_at < end)
+    return sa.or_(
+        sa.and_(t.c.rated_at >= start, t.c.rated_at < end),
+        sa.and_(t.c.level <= 2, t.c.rated_at >= lookback, t.c.rated_at < end),
+        t.c.case_id.in_(completed_in),
+    )
+
+
+def review_case_items(engine: Engine, window: tuple[dt.date, dt.date], rectify_days: int = 15
+                      ) -> pl.DataFrame:
+    """case_id, item_code of every case a review of `review_window` is tied to.
+
+    A one-month read holds only the cases of its window, but an older 差评 that cards in it
+    still belongs to its case's item (as it does in a full run), so the item is read here.
+    """
+    c, r = schema.cases.c, schema.reviews.c
+    stmt = sa.select(c.case_id, c.item_code).where(
+        c.case_id.in_(sa.select(r.case_id).where(review_window(window, rectify_days))))
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    return pl.DataFrame([tuple(x) for x in rows], schema={"case_id": pl.String,
+                                                          "item_code": pl.String}, orient="row")
 
 
 def read_suspensions(engine: Engine, case_ids: pl.Series | None = None) -> pl.DataFrame:
