@@ -243,7 +243,9 @@ def catalogue_narrowed(filters: Filters) -> bool:
 # ---------------------------------------------------------------------------------------------
 # 红黄牌预警
 
-CARD_KPIS: list[str] = ["warnings", "yellow_cards", "red_cards", "revoked_cards", "overdue"]
+# gross cards, net of revocations (申诉成立), the revoked ones; then the live warnings and overdue
+CARD_KPIS: list[str] = ["yellow_cards", "net_yellow_cards", "red_cards", "net_red_cards",
+                        "revoked_cards", "warnings", "overdue"]
 
 
 def warnings_table(frame: pl.DataFrame, key: str):

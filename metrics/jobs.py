@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -18,9 +19,16 @@ from sqlalchemy.engine import Engine
 
 from metrics import business_env, case_measures, catalogue, reviews
 from metrics.calendar import WorkCalendar
-from metrics.cards import CARD_COLUMNS, card_facts, case_cards, clock_cases, warning_list
+from metrics.cards import (
+    CARD_COLUMNS,
+    card_facts,
+    case_cards,
+    clock_cases,
+    mark_revoked,
+    warning_list,
+)
 from metrics.settings import Settings
-from queries import facts_store, inputs
+from queries import facts_store, inputs, revocations
 from queries.audit import AuditHook
 from queries.case_sources import CaseSource, DatabaseSource, FrameSource, iter_slices
 from queries.errors import XiaonengError
@@ -151,10 +159,12 @@ def compute_source(
     settings: Settings,
     calendar: WorkCalendar,
     months_per_slice: int = 0,
+    revoked: Sequence[str] = (),
 ) -> tuple[dict[str, pl.DataFrame], dict[str, int]]:
     """Every fact frame for `months`, reading `source` one slice of cases at a time.
 
-    `months_per_slice` = 0 reads everything as one slice. Returns the frames and the number of
+    `months_per_slice` = 0 reads everything as one slice. `revoked`: ids of cards an appeal
+    decision revoked (queries.revocations), marked revoked before the card counts. Returns the frames and the number of
     input rows read per table. Slicing changes nothing in the result: facts are sums over cases
     and are summed over slices; bundle heads and the 营商环境 chains, which span slices, are
     read whole (queries.case_sources).
@@ -177,7 +187,7 @@ def compute_source(
         for name in lists:
             lists[name].append(part[name])
     out: dict[str, pl.DataFrame] = {k: v for k, v in totals.items() if v is not None}
-    out["cards"] = pl.concat(lists["cards"], how="vertical_relaxed")
+    out["cards"] = mark_revoked(pl.concat(lists["cards"], how="vertical_relaxed"), revoked)
     out["warnings"] = pl.concat(lists["warnings"], how="vertical_relaxed")
     out["catalogue_facts"] = catalogue.catalogue_facts(
         ref["items"].lazy(), as_of.date().replace(day=1)).collect()
@@ -202,10 +212,11 @@ def compute_frames(
     settings: Settings,
     calendar: WorkCalendar,
     months_per_slice: int = 0,
+    revoked: Sequence[str] = (),
 ) -> dict[str, pl.DataFrame]:
     """Every fact frame for `months` from in-memory contract tables (no database)."""
     frames, _ = compute_source(FrameSource(tables), months, as_of, settings, calendar,
-                               months_per_slice)
+                               months_per_slice, revoked)
     return frames
 
 
@@ -283,7 +294,7 @@ def run_compute(
         calendar.cover(span_start, span_end)
         fallback = calendar.fallback_years_between(span_start, as_of.date())
         frames, input_rows = compute_source(source, months, as_of, settings, calendar,
-                                            slice_months)
+                                            slice_months, revocations.revoked_ids(engine))
         written = facts_store.replace_months(
             engine, months,
             {k: frames[k] for k in facts_store.MONTHLY_TABLES},

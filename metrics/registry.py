@@ -174,6 +174,10 @@ MEASURES: tuple[Measure, ...] = (
     _m("red_cards", KF, "红牌数", "red cards", ISSUE, "red cards issued in the month"),
     _m("revoked_cards", KF, "撤销牌数", "revoked cards", ISSUE,
        "cards issued in the month and revoked (申诉成立)"),
+    _m("yellow_cards_net", KF, "净黄牌数", "yellow cards (net)", ISSUE,
+       "yellow cards issued in the month and not revoked"),
+    _m("red_cards_net", KF, "净红牌数", "red cards (net)", ISSUE,
+       "red cards issued in the month and not revoked"),
     _m("items", GF, "事项数", "items", SNAP, "items in the catalogue"),
     _m("online_capable_items", GF, "网上可办事项数", "online-capable items", SNAP,
        "items with online_depth ≥ 2"),
@@ -346,13 +350,15 @@ METRICS: tuple[Metric, ...] = (
            settings=("warn_days", "warn_share")),
     Metric("yellow_cards", "黄牌", "Yellow cards", "cards", "count", ("yellow_cards",),
            unit="张", unit_en="cards", direction="lower", fmt="int",
-           definition_zh="用时超过承诺时限（无承诺用法定）的办件，按发牌日期归月；差评逾期未整改亦发黄牌",
+           definition_zh="用时超过承诺时限（无承诺用法定）的办件，按发牌日期归月；差评逾期未整改亦发黄牌"
+                         "（毛数，含申诉成立撤销的牌）",
            definition_en="Cases whose used_wd exceeded the deadline days, by month of issue; "
                          "bad reviews not rectified within rectify_days also earn one.",
            source=SUPERVISE, settings=("rectify_days",)),
     Metric("red_cards", "红牌", "Red cards", "cards", "count", ("red_cards",), unit="张",
            unit_en="cards", direction="lower", fmt="int",
-           definition_zh="用时超过 min(法定时限, 时限+red_grace_days) 的办件，按发牌日期归月",
+           definition_zh="用时超过 min(法定时限, 时限+red_grace_days) 的办件，按发牌日期归月"
+                         "（毛数，含申诉成立撤销的牌）",
            definition_en="Cases whose used_wd exceeded min(statutory, deadline + "
                          "red_grace_days), by month of issue.", source=SUPERVISE,
            settings=("red_grace_days",)),
@@ -361,6 +367,16 @@ METRICS: tuple[Metric, ...] = (
            definition_zh="因申诉成立撤销的牌（毛数与净数分别报告）",
            definition_en="Cards revoked because the appeal was upheld (gross and net both "
                          "reported).", source=SUPERVISE),
+    Metric("net_yellow_cards", "黄牌（净）", "Yellow cards (net)", "cards", "count",
+           ("yellow_cards_net",), unit="张", unit_en="cards", direction="lower", fmt="int",
+           definition_zh="按发牌日期归月的黄牌数，扣除申诉成立撤销的牌",
+           definition_en="Yellow cards by month of issue, less those revoked on appeal.",
+           source=SUPERVISE, settings=("rectify_days",)),
+    Metric("net_red_cards", "红牌（净）", "Red cards (net)", "cards", "count",
+           ("red_cards_net",), unit="张", unit_en="cards", direction="lower", fmt="int",
+           definition_zh="按发牌日期归月的红牌数，扣除申诉成立撤销的牌",
+           definition_en="Red cards by month of issue, less those revoked on appeal.",
+           source=SUPERVISE, settings=("red_grace_days",)),
     # §7 reviews
     Metric("reviews", "评价量", "Reviews", "reviews", "count", ("reviews_valid",), unit="条",
            unit_en="reviews", direction="neutral", fmt="int",

@@ -144,7 +144,11 @@ REVIEW_MEASURES: tuple[str, ...] = (
     # added by migration 0009b
     "bad_callback_due",
 )
-CARD_MEASURES: tuple[str, ...] = ("yellow_cards", "red_cards", "revoked_cards")
+CARD_MEASURES: tuple[str, ...] = (
+    "yellow_cards", "red_cards", "revoked_cards",
+    # net of revocations (申诉成立), added by migration 0009b
+    "yellow_cards_net", "red_cards_net",
+)
 CATALOGUE_MEASURES: tuple[str, ...] = (
     "items", "online_capable_items", "full_online_items", "zero_visit_items", "materials_sum",
     "materials_known", "steps_sum", "steps_known", "cat_statutory", "cat_gap",
@@ -211,6 +215,19 @@ cards = sa.Table(
     comment="红黄牌 records (metrics.md §6)",
 )
 sa.Index("ix_cards_agency_month", cards.c.agency_code, cards.c.month)
+# 申诉成立: an appeal decision revokes a card (written by queries.revocations, issue 13's 督办
+# loop); the metric job marks these cards revoked on every recompute (migration 0009b).
+card_revocations = sa.Table(
+    "card_revocations", metadata,
+    sa.Column("card_id", sa.Text(), primary_key=True,
+              comment="the revoked card (ids are stable: case or review and rule)"),
+    sa.Column("decided_on", sa.Date(), nullable=False, comment="the day the appeal was upheld"),
+    sa.Column("reason", sa.Text(), nullable=False, comment="why the appeal was upheld"),
+    sa.Column("decided_by", sa.Text(), nullable=False, comment="who decided (account)"),
+    sa.Column("appeal_ref", sa.Text(), comment="the appeal / 督办 record it came from"),
+    sa.Column("recorded_at", sa.DateTime(), nullable=False),
+    comment="cards revoked by an upheld appeal (申诉成立): gross and net card counts",
+)
 # The case lists ask "does this case have a card?" (late, overdue at month end).
 sa.Index("ix_cards_case", cards.c.case_id)
 warnings = sa.Table(

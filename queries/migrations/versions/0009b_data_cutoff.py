@@ -8,6 +8,9 @@
   bulletin beside the as-of time.
 - review_facts.bad_callback_due: real-name 差评 whose call-back deadline fell by the as-of time
   (the denominator of 差评回访率, like bad_rect_due for 差评按期整改率).
+- card_revocations: cards revoked by an upheld appeal (申诉成立), written by an appeal decision
+  and applied by every recompute; card_facts.yellow_cards_net / red_cards_net count the cards
+  not revoked, so gross and net counts both exist for case cards too.
 
 Revision ID: 0009b
 Revises: 0009
@@ -36,9 +39,34 @@ def upgrade() -> None:
     with op.batch_alter_table("review_facts") as batch:
         batch.add_column(sa.Column("bad_callback_due", sa.BigInteger(), server_default="0",
                                    nullable=False))
+    with op.batch_alter_table("card_facts") as batch:
+        for name in ("yellow_cards_net", "red_cards_net"):
+            batch.add_column(sa.Column(name, sa.BigInteger(), server_default="0",
+                                       nullable=False))
+    # existing rows: net = gross − revoked of that kind (only review cards could be revoked)
+    op.execute("UPDATE card_facts SET yellow_cards_net = yellow_cards - revoked_cards, "
+               "red_cards_net = red_cards")
+    op.create_table(
+        "card_revocations",
+        sa.Column("card_id", sa.Text(), nullable=False,
+                  comment="the revoked card (ids are stable: case or review and rule)"),
+        sa.Column("decided_on", sa.Date(), nullable=False,
+                  comment="the day the appeal was upheld"),
+        sa.Column("reason", sa.Text(), nullable=False, comment="why the appeal was upheld"),
+        sa.Column("decided_by", sa.Text(), nullable=False, comment="who decided (account)"),
+        sa.Column("appeal_ref", sa.Text(), nullable=True,
+                  comment="the appeal / 督办 record it came from"),
+        sa.Column("recorded_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("card_id"),
+        comment="cards revoked by an upheld appeal (申诉成立): gross and net card counts",
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("card_revocations")
+    with op.batch_alter_table("card_facts") as batch:
+        batch.drop_column("red_cards_net")
+        batch.drop_column("yellow_cards_net")
     with op.batch_alter_table("review_facts") as batch:
         batch.drop_column("bad_callback_due")
     with op.batch_alter_table("job_runs") as batch:
