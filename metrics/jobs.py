@@ -295,11 +295,14 @@ def run_compute(
         fallback = calendar.fallback_years_between(span_start, as_of.date())
         frames, input_rows = compute_source(source, months, as_of, settings, calendar,
                                             slice_months, revocations.revoked_ids(engine))
+        # The catalogue is valid at the data's cut-off: its snapshot is that month's, and
+        # holds for the months after it until the next snapshot (metrics.query._catalogue).
+        snapshot = min(as_of, cutoff or as_of).date().replace(day=1)
         written = facts_store.replace_months(
             engine, months,
             {k: frames[k] for k in facts_store.MONTHLY_TABLES},
             frames["warnings"] if as_of.date().replace(day=1) >= months[-1] else None,
-            (as_of.date().replace(day=1), frames["catalogue_facts"]),
+            (snapshot, frames["catalogue_facts"].with_columns(pl.lit(snapshot).alias("month"))),
             audit=audit, card_facts_of=lambda rows: card_facts(rows.lazy()).collect(),
         )
     except Exception as exc:

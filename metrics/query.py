@@ -32,7 +32,10 @@ Definitions chosen here (also on the definitions page):
   its score) at the city and region grains only; the latest month of the period; denominator
   = n. Other grains, or a sector/item/channel/agency filter, give no rows.
 - Catalogue metrics: grains city / item / sector only, and no rows when the filter narrows
-  agencies or channels (the catalogue is not per agency).
+  agencies or channels (the catalogue is not per agency). A snapshot is stamped with the month
+  of the data cut-off of the job run that took it and stands for every later month until the
+  next snapshot; months before the first snapshot take the first one (the earliest catalogue
+  known), so every month offered has them.
 """
 
 from __future__ import annotations
@@ -386,8 +389,7 @@ def metric_values(
     for table, measures in per_table.items():
         if table == "catalogue_facts":
             ckeys = {"city": [], "item": ["item_code"], "sector": ["sector"]}[grain]
-            reads[table] = functools.partial(extracts.catalogue_sums, engine, measures, rng[0],
-                                             rng[1], filters, ckeys)
+            reads[table] = functools.partial(_catalogue, engine, measures, rng, filters, ckeys)
         else:
             reads[table] = functools.partial(_fetch, engine, table, measures, grain, res, rng)
     kinds = {met.kind for met in mets}
@@ -537,6 +539,41 @@ def _coverage(cases: pl.DataFrame, revs: pl.DataFrame, met: Metric, keys: list[s
         pl.lit(met.id).alias("metric_id"),
         (pl.col("numerator") / pl.col("denominator")).alias("value"),
     )
+
+
+def snapshot_for(months: Sequence[dt.date], snapshots: Sequence[dt.date]) -> dict[dt.date, dt.date]:
+    """month → the catalogue snapshot that stands for it: the latest taken at or before the
+    month, else (months before the first snapshot) the first one, the earliest catalogue known.
+    """
+    snaps = sorted(snapshots)
+    out: dict[dt.date, dt.date] = {}
+    for m in months:
+        before = [s for s in snaps if s <= m]
+        out[m] = before[-1] if before else snaps[0]
+    return out
+
+
+def _catalogue(engine: Engine, measures: list[str], rng: tuple[dt.date, dt.date],
+               filters: Filters, keys: list[str]) -> pl.DataFrame:
+    """Catalogue sums for every month of `rng`, each from the snapshot that stands for it.
+
+    A snapshot is taken at the data cut-off of a job run and holds until the next one
+    (`snapshot_for`), so every month the pages offer has the catalogue metrics.
+    """
+    snaps = extracts.catalogue_months(engine)
+    if not snaps:
+        return extracts.catalogue_sums(engine, measures, rng[0], rng[1], filters, keys)
+    months, m = [], rng[0]
+    while m <= rng[1]:
+        months.append(m)
+        m = add_months(m, 1)
+    use = snapshot_for(months, snaps)
+    needed = sorted(set(use.values()))
+    df = extracts.catalogue_sums(engine, measures, needed[0], needed[-1], filters, keys)
+    months_of = pl.DataFrame({"month": list(use), "__snap": list(use.values())},
+                             schema={"month": pl.Date, "__snap": pl.Date})
+    return months_of.join(df.rename({"month": "__snap"}), on="__snap", how="inner").drop(
+        "__snap").select(df.columns)
 
 
 def _index(engine, met, grain, res, rng, period) -> pl.DataFrame:

@@ -172,3 +172,22 @@ def test_an_unreadable_declared_cut_off_is_refused_naming_the_file(tmp_path):
     _, mapping = _permit_files(tmp_path, 'extracted_at = "end of January"\n')
     with pytest.raises(MappingError, match=r"mapping.toml: extracted_at: not a date or time"):
         load_mapping(mapping)
+
+
+def test_the_catalogue_snapshot_is_the_cut_off_month_and_every_month_offered_has_it(demo):
+    """Computed in December 2026 (as of the wall clock, even), the snapshot is stamped June
+    2025, the cut-off's month, not 2026-12 which no month picker offers; January–May take it
+    too."""
+    from queries import extracts, views
+
+    engine, _, _ = demo
+    run_compute(engine, None, as_of=T(2026, 12, 4, 9))
+    assert extracts.catalogue_months(engine) == [JUN]
+    run_compute(engine, None)
+    assert extracts.catalogue_months(engine) == [JUN]
+    ids = ["online_capable_item_rate", "full_online_item_rate", "zero_visit_item_rate",
+           "avg_materials", "avg_steps"]
+    df = metric_values(engine, ids, Filters(JAN, JUN), "city")
+    offered = views.fact_months(engine)
+    assert offered == [dt.date(2025, m, 1) for m in range(1, 7)]
+    assert df.height == len(ids) * len(offered) and df["value"].null_count() == 0

@@ -425,3 +425,24 @@ def test_catalogue_metric_takes_the_latest_snapshot_of_a_quarter(seeded):
     assert metric_values(seeded, ["online_capable_item_rate"], F(FEB, FEB), "agency").is_empty()
     assert metric_values(seeded, ["online_capable_item_rate"], F(FEB, FEB, agency_codes=["A1"]),
                          "city").is_empty()
+
+
+def test_a_catalogue_snapshot_holds_until_the_next_and_stands_in_before_the_first(seeded):
+    # one snapshot stamped February (the data cut-off of the run that took it): January takes
+    # it (no earlier catalogue is known), March carries it forward; then a March snapshot
+    # replaces it for March only
+    def snap(month, capable):
+        return {"month": month, "item_code": "I1", "sector": "market", "item_type": "licensing",
+                "items": 10, "online_capable_items": capable}
+
+    with seeded.begin() as conn:
+        conn.execute(sa.insert(schema.catalogue_facts), snap(FEB, 6))
+    df = metric_values(seeded, ["online_capable_item_rate"], F(JAN, MAR), "city")
+    assert dict(df.select("period", "value").iter_rows()) == {
+        "2024-01": 0.6, "2024-02": 0.6, "2024-03": 0.6}
+    with seeded.begin() as conn:
+        conn.execute(sa.insert(schema.catalogue_facts), snap(MAR, 9))
+    df = metric_values(seeded, ["online_capable_item_rate"], F(JAN, MAR), "city")
+    assert dict(df.select("period", "value").iter_rows()) == {
+        "2024-01": 0.6, "2024-02": 0.6, "2024-03": 0.9}
+    assert df.filter(pl.col("period") == "2024-03")["mom"][0] == pytest.approx(0.3)
