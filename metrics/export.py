@@ -63,13 +63,21 @@ def export_frame(
     metric_ids: Sequence[str] | None = None,
     filters: Filters | None = None,
     period: str = "month",
+    level: str | None = None,
 ) -> pl.DataFrame:
-    """The long table that `export_metrics` writes (also used by tests and the app's download)."""
+    """The long table that `export_metrics` writes (also used by tests and the app's download).
+
+    Grains (metrics.query): `city` is one row labelled with the city (or the filter's region);
+    `region` the children of that region (with its own agencies as "…本级"), or with `level`
+    every region of that level; 营商环境 metrics appear at the city and region grains, where
+    they are stored.
+    """
     if grain not in EXPORT_KEYS:
         raise XiaonengError(f"grain must be one of {', '.join(EXPORT_GRAINS)}, got {grain!r}")
     ids = validate_metric_ids(metric_ids)
     base = filters or Filters(month_from, month_to)
-    df = metric_values(engine, ids, base.with_months(month_from, month_to), grain, period)  # type: ignore[arg-type]
+    df = metric_values(engine, ids, base.with_months(month_from, month_to), grain, period,  # type: ignore[arg-type]
+                       level=level)
     prov = provenance(engine)
     return df.select(export_columns(grain)).with_columns(
         pl.lit(prov[c], dtype=pl.String).alias(c) for c in PROVENANCE_COLUMNS)
@@ -85,11 +93,12 @@ def export_metrics(
     out_path: Path | str | None = None,
     filters: Filters | None = None,
     period: str = "month",
+    level: str | None = None,
 ) -> Path:
     """Write the metric values to `out_path` (default `xiaoneng_<grain>_<from>_<to>.<fmt>`)."""
     if fmt not in FORMATS:
         raise XiaonengError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    df = export_frame(engine, grain, month_from, month_to, metric_ids, filters, period)
+    df = export_frame(engine, grain, month_from, month_to, metric_ids, filters, period, level)
     path = Path(out_path) if out_path else Path(
         f"xiaoneng_{grain}_{month_from:%Y-%m}_{month_to:%Y-%m}.{fmt}"
     )

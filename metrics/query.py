@@ -6,11 +6,13 @@ rows in scope (never a mean of rates) and a zero denominator is "no data" (null)
 
 Definitions chosen here (also on the definitions page):
 
-- Grains. `city`: everything in scope as one row, labelled with the filter's region (or the
-  root of the region tree). `region`: the direct children of the filter's region (default the
-  root city — so the counties), each child's whole subtree rolled up (a town-level agency counts
-  for its county); agencies attached to the base region itself (city departments) form one more
-  row keyed by the base region, named "…本级". `agency`, `item`, `channel`: the fact key.
+- Grains. `city`: everything in scope as one row, labelled with the filter's region, or
+  without one with the city: the tree's root, walked down past single-child levels that hold
+  no agency of their own (the demo's province 330000 above its one city 331200). `region`: the
+  direct children of that base region (so the counties), each child's whole subtree rolled up
+  (a town-level agency counts for its county); agencies attached to the base region itself
+  (city departments) form one more row keyed by the base region, named "…本级". With a
+  `level`, the region grain lists every region of that level instead (no 本级 row). `agency`, `item`, `channel`: the fact key.
   `sector`: the agency's sector (the item's sector for catalogue metrics).
 - Periods. `month`; `quarter` and `year` are whole calendar periods (every month of a period
   that intersects the range is summed, so periods stay comparable); `r12` is the 12 months
@@ -53,6 +55,7 @@ from sqlalchemy.engine import Engine
 
 from metrics.registry import MEASURE_BY_ID, METRIC_BY_ID, METRICS, Metric
 from queries import extracts
+from queries.contract import REGION_LEVELS
 from queries.errors import XiaonengError
 from queries.extracts import Filters, Part, add_months, month_start
 
@@ -134,18 +137,24 @@ def _check(name: str, value: str, allowed: Sequence[str]) -> None:
 class _Tree:
     names: dict[str, str]
     children: dict[str | None, list[str]]
+    levels: dict[str, str] = dataclasses.field(default_factory=dict)
+    staffed: frozenset[str] = frozenset()  # regions with agencies of their own
 
     @classmethod
     def load(cls, engine: Engine) -> _Tree:
         regions = extracts.load_regions(engine)
         codes = set(regions["region_code"].to_list())
         names: dict[str, str] = {}
+        levels: dict[str, str] = {}
         children: dict[str | None, list[str]] = {}
-        for code, name, parent in regions.select("region_code", "name", "parent_code").iter_rows():
+        for code, name, parent, level in regions.select(
+                "region_code", "name", "parent_code", "level").iter_rows():
             names[code] = name
+            levels[code] = level
             # a parent missing from the table makes the region a root
             children.setdefault(parent if parent in codes else None, []).append(code)
-        return cls(names, children)
+        staffed = frozenset(extracts.load_agencies(engine)["region_code"].drop_nulls())
+        return cls(names, children, levels, staffed)
 
     def subtree(self, code: str) -> list[str]:
         """The region and all its descendants."""
@@ -154,6 +163,25 @@ class _Tree:
     @property
     def roots(self) -> list[str]:
         return sorted(self.children.get(None, []))
+
+    def top_chain(self) -> list[str]:
+        """The single root and the single-child regions below it, down to the first region
+        that has several children or agencies of its own: [330000 浙江省, 331200 越川市] in the
+        demo. The last is "the city" that an unfiltered view is about; the ones above it hold
+        nothing of their own, so filtering on any of them is the whole tree."""
+        roots = self.roots
+        if len(roots) != 1:
+            return []
+        chain = [roots[0]]
+        while (len(self.children.get(chain[-1], [])) == 1 and chain[-1] not in self.staffed):
+            chain.append(self.children[chain[-1]][0])
+        return chain
+
+    def of_level(self, level: str, within: list[str] | None) -> list[str]:
+        """Regions of `level` (inside `within`, a subtree, when given), sorted."""
+        inside = set(within) if within is not None else None
+        return sorted(c for c, lv in self.levels.items()
+                      if lv == level and (inside is None or c in inside))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,32 +194,44 @@ class _Resolved:
     units: dict[str, list[str]]  # region unit → its region codes (region grain)
     unit_names: dict[str, str]
     names: dict[str, str]
-    whole_tree: bool  # True when the region filter is absent or is the only root
+    whole_tree: bool  # True when the region filter covers the whole tree
+    own_unit: str | None = None  # the unit of the base's own agencies ("…本级"), if listed
 
 
-def _resolve(engine: Engine, filters: Filters, tree: _Tree | None = None) -> _Resolved:
+def _resolve(engine: Engine, filters: Filters, tree: _Tree | None = None,
+             level: str | None = None) -> _Resolved:
+    """Resolve the region filter; `level` (region grain): every region of that level instead
+    of the base's children (the base's own agencies then belong to no unit)."""
     tree = tree or _Tree.load(engine)
+    chain = tree.top_chain()
     if filters.region_code is not None:
         base: str | None = filters.region_code
         region_codes: list[str] | None = tree.subtree(filters.region_code)
     else:
-        roots = tree.roots
-        base = roots[0] if len(roots) == 1 else None
+        base = chain[-1] if chain else None
         region_codes = None
     units: dict[str, list[str]] = {}
     unit_names: dict[str, str] = {}
-    if base is not None:
+    own_unit: str | None = None
+    if level is not None:
+        _check("level", level, REGION_LEVELS)
+        for code in tree.of_level(level, region_codes):
+            units[code] = tree.subtree(code)
+            unit_names[code] = tree.names.get(code, code)
+    elif base is not None:
         for child in sorted(tree.children.get(base, [])):
             units[child] = tree.subtree(child)
             unit_names[child] = tree.names.get(child, child)
         units[base] = [base]  # the base region's own agencies (e.g. city departments)
         unit_names[base] = f"{tree.names.get(base, base)}本级"
+        own_unit = base
     else:  # several roots and no region filter: each root's subtree is a unit
         for root in tree.roots:
             units[root] = tree.subtree(root)
             unit_names[root] = tree.names.get(root, root)
-    whole_tree = filters.region_code is None or tree.roots == [filters.region_code]
-    return _Resolved(filters, region_codes, base, units, unit_names, tree.names, whole_tree)
+    whole_tree = filters.region_code is None or filters.region_code in chain
+    return _Resolved(filters, region_codes, base, units, unit_names, tree.names, whole_tree,
+                     own_unit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -358,6 +398,7 @@ def metric_values(
     filters: Filters,
     grain: Grain = "city",
     period: Period = "month",
+    level: str | None = None,
 ) -> pl.DataFrame:
     """Values of the given metrics (all when None) per period and grain key.
 
@@ -366,11 +407,16 @@ def metric_values(
     name columns (`grain_columns`), metric_id, numerator, denominator, value, ci_low, ci_high
     (Wilson 95% for shares, else null), mom, yoy, mom_rel, yoy_rel. Only grain keys with fact
     rows in a period appear. Sorted by metric (registry order), period, key.
+
+    `level` (region grain only): one row per region of that level (county, town …) under the
+    filter's region, each its whole subtree, instead of the base region's children.
     """
     _check("grain", grain, GRAINS)
     _check("period", period, PERIODS)
+    if level is not None and grain != "region":
+        raise XiaonengError(f"a region level applies to the region grain, not {grain!r}")
     ids = validate_metric_ids(metric_ids)
-    res = _resolve(engine, filters)
+    res = _resolve(engine, filters, level=level)
     rng = _fetch_range(filters, period)
     keys = _key_columns(grain)
     mets = [METRIC_BY_ID[i] for i in ids if _applicable(METRIC_BY_ID[i], grain, filters, res)]
@@ -585,7 +631,7 @@ def _index(engine, met, grain, res, rng, period) -> pl.DataFrame:
                                         "denominator": pl.Float64(), "value": pl.Float64()})
         regions = {res.base: res.base}
     else:
-        regions = {u: u for u in res.units if u != res.base}
+        regions = {u: u for u in res.units if u != res.own_unit}
     df = extracts.be_rows(engine, [indicator], rng[0], rng[1], list(regions))
     df = _assign_periods(df, period).with_columns(
         pl.col("month").max().over("period_end", "region_code").alias("__last")

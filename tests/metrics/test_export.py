@@ -79,6 +79,9 @@ def test_cli_choices_match_the_export_module():
 
     assert cli_metrics.EXPORT_GRAINS == export.EXPORT_GRAINS
     assert cli_metrics.FORMATS == export.FORMATS
+    from queries.contract import REGION_LEVELS
+
+    assert cli_metrics.REGION_LEVELS == REGION_LEVELS
 
 
 def test_cli_export_writes_csv(seeded, tmp_path, monkeypatch, capsys):  # noqa: F811
