@@ -177,6 +177,7 @@ def completion_measures(
             "e_result_yes": pl.col("e_result").fill_null(False),
             "completed_reviewed": pl.col("__reviewed"),
             "completed_actively_reviewed": pl.col("__actively"),
+            "completed_natural": pl.col("limit_unit") == "natural",
             "case_report_known": pl.col("reported_at").is_not_null(),
             "case_report_timely": pl.col("__timely").fill_null(False),
         },

@@ -65,6 +65,9 @@ class Metric:
     source: str = ""
     target: Target | None = None
     settings: tuple[str, ...] = ()  # settings that shape this metric
+    # Days counted on each case's own clock (metrics.md §1): working days, or natural days for
+    # natural-day items, so the unit shown is that of the cases in view, not `unit`.
+    unit_follows_cases: bool = False
 
     @property
     def is_share(self) -> bool:
@@ -134,6 +137,9 @@ MEASURES: tuple[Measure, ...] = (
     _m("completed_actively_reviewed", CF, "实际评价办结件数", "completed and actively reviewed",
        COMP, "completed cases with at least one valid active review (not a system default "
              "rating)"),
+    _m("completed_natural", CF, "自然日时限办结件数", "completed with natural-day limits",
+       COMP, "completed cases whose limits count natural days (limit_unit = natural): the "
+             "day unit of used-time labels"),
     _m("case_report_known", CF, "汇聚时间已知办件数", "cases with reported_at", COMP,
        "completed cases with reported_at not null"),
     _m("case_report_timely", CF, "及时汇聚办件数", "cases reported in time", COMP,
@@ -254,23 +260,25 @@ METRICS: tuple[Metric, ...] = (
            ("completed_same_day",), ("completed",), unit="%", fmt="pct",
            definition_zh="用时为0个工作日的办结件数 / 办结件数",
            definition_en="Completed with used_wd = 0 / completed.", source=LAW),
-    Metric("avg_used_days", "平均办结用时", "Average working days used", "timeliness", "ratio",
+    Metric("avg_used_days", "平均办结用时", "Average days used", "timeliness", "ratio",
            ("used_wd_sum",), ("completed",), unit="工作日", unit_en="working days",
            direction="lower", fmt="days",
-           definition_zh="Σ实际用时（工作日，扣除挂起）/ 办结件数",
-           definition_en="Σ used_wd / completed.", source=LAW),
-    Metric("median_used_days", "办结用时中位数", "Median working days used", "timeliness",
+           definition_zh="Σ实际用时（按事项时限单位计的工作日或自然日，扣除挂起）/ 办结件数",
+           definition_en="Σ used days (working days, or calendar days for natural-day items; "
+                         "suspensions excluded) / completed.", source=LAW,
+           unit_follows_cases=True),
+    Metric("median_used_days", "办结用时中位数", "Median days used", "timeliness",
            "quantile", ("used_days_hist:0.5",), unit="工作日", unit_en="working days",
-           direction="lower", fmt="days",
+           direction="lower", fmt="days", unit_follows_cases=True,
            definition_zh="办结用时的中位数：居中的值，件数为偶数时取中间两个值的平均（同 Excel MEDIAN），"
                          "由用时直方图计算，任意汇总层级精确",
            definition_en="Median of the used days: the middle value, for an even count the mean "
                          "of the two middle values (as Excel's MEDIAN); computed from the "
                          "histogram, exact at any roll-up.",
            source=LAW),
-    Metric("p90_used_days", "办结用时P90", "P90 working days used", "timeliness", "quantile",
+    Metric("p90_used_days", "办结用时P90", "P90 days used", "timeliness", "quantile",
            ("used_days_hist:0.9",), unit="工作日", unit_en="working days", direction="lower",
-           fmt="days", definition_zh="办结用时的第90百分位数（最近秩法：至少90%的办件不超过该值的最小用时）",
+           fmt="days", unit_follows_cases=True, definition_zh="办结用时的第90百分位数（最近秩法：至少90%的办件不超过该值的最小用时）",
            definition_en="90th percentile of the used days, nearest rank: the smallest value "
                          "with at least 90 % of the cases at or below it.", source=LAW),
     Metric("overdue", "超期件", "Overdue cases", "timeliness", "count",

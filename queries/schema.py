@@ -136,6 +136,8 @@ CASE_MEASURES: tuple[str, ...] = (
     "in_progress_eom", "overdue_open_eom", "warnings_eom",
     # completion, added by migration 0009 (new columns go last, where ALTER TABLE puts them)
     "completed_actively_reviewed",
+    # completion, migration 0009b: the day unit of the cases in view (工作日 / 自然日 labels)
+    "completed_natural",
 )
 REVIEW_MEASURES: tuple[str, ...] = (
     "reviews_valid", "reviews_void", "good", "neutral", "bad", "score_sum", "active",

@@ -8,6 +8,8 @@
   bulletin beside the as-of time.
 - review_facts.bad_callback_due: real-name 差评 whose call-back deadline fell by the as-of time
   (the denominator of 差评回访率, like bad_rect_due for 差评按期整改率).
+- case_facts.completed_natural: completed cases whose limits are natural days, so that labels
+  say 工作日 / 自然日 / 天 according to the cases in view.
 - card_revocations: cards revoked by an upheld appeal (申诉成立), written by an appeal decision
   and applied by every recompute; card_facts.yellow_cards_net / red_cards_net count the cards
   not revoked, so gross and net counts both exist for case cards too.
@@ -39,6 +41,9 @@ def upgrade() -> None:
     with op.batch_alter_table("review_facts") as batch:
         batch.add_column(sa.Column("bad_callback_due", sa.BigInteger(), server_default="0",
                                    nullable=False))
+    with op.batch_alter_table("case_facts") as batch:
+        batch.add_column(sa.Column("completed_natural", sa.BigInteger(), server_default="0",
+                                   nullable=False))
     with op.batch_alter_table("card_facts") as batch:
         for name in ("yellow_cards_net", "red_cards_net"):
             batch.add_column(sa.Column(name, sa.BigInteger(), server_default="0",
@@ -67,6 +72,8 @@ def downgrade() -> None:
     with op.batch_alter_table("card_facts") as batch:
         batch.drop_column("red_cards_net")
         batch.drop_column("yellow_cards_net")
+    with op.batch_alter_table("case_facts") as batch:
+        batch.drop_column("completed_natural")
     with op.batch_alter_table("review_facts") as batch:
         batch.drop_column("bad_callback_due")
     with op.batch_alter_table("job_runs") as batch:
