@@ -33,6 +33,16 @@ Definitions chosen here (also on the definitions page):
 - Index metrics (`be:<indicator>`): `be_scores.value` (the index for be_index, falling back to
   its score) at the city and region grains only; the latest month of the period; denominator
   = n. Other grains, or a sector/item/channel/agency filter, give no rows.
+- As-of time and data cut-off: the facts are measured as of the job run's as-of time, by
+  default min(now, the data cut-off — where the imported extract stops), so deadlines after
+  the cut-off (差评 rectification and call-back, open cases' cards) count only what was due by
+  then; pages, exports and bulletins state both (docs/numbers.md).
+- Precision: ratios are formed here from integer sums (exact inputs, one division); the only
+  stored floats, the 营商环境 rows, are summed in fixed point and rounded to 6 decimals, so
+  reruns on the same data are bit-identical; bulletin hashes take floats at 12 significant
+  digits.
+- Day units: used days follow each case's limit unit (working or natural days); labels say
+  工作日, 自然日 or 天（按各事项时限单位） after the cases in view (case_facts.completed_natural).
 - Catalogue metrics: grains city / item / sector only, and no rows when the filter narrows
   agencies or channels (the catalogue is not per agency). A snapshot is stamped with the month
   of the data cut-off of the job run that took it and stands for every later month until the
