@@ -224,9 +224,15 @@ def load_inputs(engine: Engine, window: tuple[dt.date, dt.date] | None,
                 rectify_days: int = 15) -> dict[str, pl.DataFrame]:
     cases = inputs.read_cases(engine, window)
     reviews = inputs.read_reviews(engine, window, rectify_days)
-    if window:  # an older 差评 carding in the window keeps its case's item, as in a full run
-        reviews = reviews.join(inputs.review_case_items(engine, window, rectify_days),
-                               on="case_id", how="left", maintain_order="left"
+    if window:
+        # Each review takes its case's item, as in a full run — also an older 差评 carding in
+        # the window whose case is outside the window's cases (looked up by key).
+        known = cases.select("case_id", "item_code")
+        missing = reviews.filter(pl.col("case_id").is_not_null()
+                                 & ~pl.col("case_id").is_in(known["case_id"].implode()))
+        items = pl.concat([known, inputs.case_items(
+            engine, missing["case_id"].unique().sort().to_list())])
+        reviews = reviews.join(items, on="case_id", how="left", maintain_order="left"
                                ).with_columns(pl.col("item_code").fill_null(""))
     return {
         "regions": inputs.read_table(engine, "regions"),

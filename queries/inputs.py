@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Sequence
 
 import polars as pl
 import sqlalchemy as sa
@@ -117,49 +118,61 @@ def read_reviews(
 ) -> pl.DataFrame:
     """Reviews rated in the window, every 差评 whose rectification could still card in it, and
     every review of a case completed in it (参评率 and 实际评价率 count a case completed in the
-    window whatever month its review came in, so a one-month recompute must see them too)."""
+    window whatever month its review came in, so a one-month recompute must see them too).
+
+    Two statements: the first is ranges on the rating-time indexes; the second, the reviews of
+    the window's completed cases not already read, a semi-join on ix_reviews_case. One OR of
+    both would cost every index its use.
+    """
     t = schema.reviews
     stmt = sa.select(*t.c)
-    if window:
-        stmt = stmt.where(review_window(window, rectify_days))
-    return read_select(engine, stmt, "reviews")
+    if not window:
+        return read_select(engine, stmt, "reviews")
+    rated = review_window(window, rectify_days)
+    start, end = _bounds(window)
+    c = schema.cases.c
+    completed_in = sa.select(c.case_id).where(c.completed_at >= start, c.completed_at < end)
+    return pl.concat([
+        read_select(engine, stmt.where(rated), "reviews"),
+        read_select(engine, stmt.where(t.c.case_id.in_(completed_in), sa.not_(rated)),
+                    "reviews"),
+    ])
+
+
+def _bounds(window: tuple[dt.date, dt.date]) -> tuple[dt.datetime, dt.datetime]:
+    """[first moment of the window, first moment after it)."""
+    return (dt.datetime.combine(window[0], dt.time()),
+            dt.datetime.combine(add_months(window[1], 1), dt.time()))
 
 
 def review_window(window: tuple[dt.date, dt.date], rectify_days: int = 15
                   ) -> sa.ColumnElement[bool]:
-    """The condition of `read_reviews` for a window (see there)."""
+    """Reviews rated in the window, and 差评 rated early enough to card in it."""
     t = schema.reviews
-    start = dt.datetime.combine(window[0], dt.time())
-    end = dt.datetime.combine(add_months(window[1], 1), dt.time())
+    start, end = _bounds(window)
     # A bad review's card falls rectify_days working days after rating: look back that far
     # in calendar days (7/5 per working day, a month for the long holidays), at least 3
     # months.
     days = max(92, rectify_days * 7 // 5 + 31)
     lookback = dt.datetime.combine((window[0] - dt.timedelta(days=days)).replace(day=1),
                                    dt.time())
-    c = schema.cases.c
-    completed_in = sa.select(c.case_id).where(c.completed_at >= start, c.completed_at < end)
     return sa.or_(
         sa.and_(t.c.rated_at >= start, t.c.rated_at < end),
         sa.and_(t.c.level <= 2, t.c.rated_at >= lookback, t.c.rated_at < end),
-        t.c.case_id.in_(completed_in),
     )
 
 
-def review_case_items(engine: Engine, window: tuple[dt.date, dt.date], rectify_days: int = 15
-                      ) -> pl.DataFrame:
-    """case_id, item_code of every case a review of `review_window` is tied to.
-
-    A one-month read holds only the cases of its window, but an older 差评 that cards in it
-    still belongs to its case's item (as it does in a full run), so the item is read here.
-    """
-    c, r = schema.cases.c, schema.reviews.c
-    stmt = sa.select(c.case_id, c.item_code).where(
-        c.case_id.in_(sa.select(r.case_id).where(review_window(window, rectify_days))))
+def case_items(engine: Engine, case_ids: Sequence[str], chunk: int = 500) -> pl.DataFrame:
+    """case_id, item_code of the given cases (looked up by key, a few hundred at a time)."""
+    c = schema.cases.c
+    rows: list[tuple[str, str]] = []
+    ids = list(case_ids)
     with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
-    return pl.DataFrame([tuple(x) for x in rows], schema={"case_id": pl.String,
-                                                          "item_code": pl.String}, orient="row")
+        for i in range(0, len(ids), chunk):
+            rows += [tuple(r) for r in conn.execute(
+                sa.select(c.case_id, c.item_code).where(c.case_id.in_(ids[i:i + chunk])))]
+    return pl.DataFrame(rows, schema={"case_id": pl.String, "item_code": pl.String},
+                        orient="row")
 
 
 def read_suspensions(engine: Engine, case_ids: pl.Series | None = None) -> pl.DataFrame:

@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from metrics.jobs import run_compute
 from metrics.query import Filters, metric_values
 from queries import schema
-from queries.calendar import seed_official
 from queries.facts_store import data_cutoff, default_as_of
 from queries.importer import import_frames, import_paths
 from queries.importer.mapping import MappingError, load_mapping
+from tests.metrics.logs import demo_database
 from xiaoneng.cli import main
 
 T = dt.datetime
@@ -30,16 +30,8 @@ EVENTS = {"cases": ("submitted_at", "accepted_at", "completed_at", "reported_at"
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """8,000 demo cases January–June 2025, imported (nothing computed yet)."""
-    from queries.engine import make_engine
-    from queries.migrate import upgrade
-    from xiaoneng.demo import generate
-
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('cutoff') / 'demo.db'}")
-    upgrade(engine)
-    seed_official(engine, 2024, 2026)
-    tables = generate(cases=8000, seed=1, start=JAN, end=JUN)
-    report = import_frames(engine, tables, source="demo", progress=False)
-    assert report.ok
+    engine, tables, report = demo_database(tmp_path_factory.mktemp("cutoff") / "demo.db",
+                                           8000, 1, JAN, JUN)
     yield engine, tables, report
     engine.dispose()
 

@@ -17,9 +17,8 @@ import sqlalchemy as sa
 from metrics.export import export_frame
 from metrics.jobs import run_compute
 from queries import schema
-from queries.calendar import seed_official
 from queries.errors import XiaonengError
-from queries.importer import import_frames
+from tests.metrics.logs import demo_database
 from xiaoneng.cli import main
 
 JAN, MAR = dt.date(2025, 1, 1), dt.date(2025, 3, 1)
@@ -29,15 +28,8 @@ CITY = "331200"
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory):
-    from queries.engine import make_engine
-    from queries.migrate import upgrade
-    from xiaoneng.demo import generate
-
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('grains') / 'demo.db'}")
-    upgrade(engine)
-    seed_official(engine, 2024, 2026)
-    tables = generate(cases=6000, seed=5, start=JAN, end=MAR)
-    assert import_frames(engine, tables, source="demo", progress=False).ok
+    engine, tables, _ = demo_database(tmp_path_factory.mktemp("grains") / "demo.db",
+                                      6000, 5, JAN, MAR)
     run_compute(engine, None)
     yield engine, tables
     engine.dispose()

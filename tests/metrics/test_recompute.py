@@ -11,13 +11,10 @@ import datetime as dt
 
 import polars as pl
 import pytest
-import sqlalchemy as sa
 
 from metrics.jobs import month_range, run_compute
 from metrics.settings import Settings
-from queries import facts_store, schema
-from queries.calendar import seed_official
-from queries.importer import import_frames
+from tests.metrics.logs import demo_database, stored_facts
 
 JAN, JUN = dt.date(2025, 1, 1), dt.date(2025, 6, 1)
 AS_OF = dt.datetime(2025, 6, 30, 18)
@@ -31,36 +28,25 @@ CHANGED = Settings(
 )
 
 
-def _stored(engine) -> dict[str, pl.DataFrame]:
-    out = {}
-    for name in (*facts_store.MONTHLY_TABLES, "catalogue_facts", "warnings"):
-        t = schema.metadata.tables[name]
-        cols = [c for c in t.columns if c.name != "as_of"]
-        with engine.connect() as conn:
-            rows = conn.execute(sa.select(*cols).order_by(*t.primary_key.columns)).all()
-        out[name] = pl.DataFrame([tuple(r) for r in rows], schema=[c.name for c in cols],
-                                 orient="row", infer_schema_length=None)
-    return out
+@pytest.fixture
+def demo(sqlite_engine):
+    return demo_database(sqlite_engine, 8000, 5, JAN, JUN)[0]
 
 
 @pytest.fixture
-def demo(sqlite_engine):
-    from xiaoneng.demo import generate
-
-    seed_official(sqlite_engine, 2024, 2026)
-    tables = generate(cases=8000, seed=5, start=JAN, end=JUN)
-    assert import_frames(sqlite_engine, tables, source="demo", progress=False).ok
-    return sqlite_engine
+def demo_any(any_engine):
+    """The same log on SQLite and on PostgreSQL."""
+    return demo_database(any_engine, 8000, 5, JAN, JUN)[0]
 
 
 def test_single_months_under_changed_settings_equal_a_full_recompute(demo):
     run_compute(demo, None, as_of=AS_OF)
-    before = _stored(demo)["cards"]
+    before = stored_facts(demo)["cards"]
     for month in month_range(JAN, JUN):
         run_compute(demo, [month], as_of=AS_OF, settings=CHANGED)
-    one_by_one = _stored(demo)
+    one_by_one = stored_facts(demo)
     run_compute(demo, None, as_of=AS_OF, settings=CHANGED)
-    full = _stored(demo)
+    full = stored_facts(demo)
     for name, df in full.items():
         assert df.height > 0, name
         assert one_by_one[name].equals(df, null_equal=True), name
@@ -73,13 +59,13 @@ def test_single_months_under_changed_settings_equal_a_full_recompute(demo):
     assert moved["card_id"].str.starts_with("red:case:").any()
 
 
-def test_recomputing_a_month_moves_a_card_out_of_the_month_that_held_it(demo):
+def test_recomputing_a_month_moves_a_card_out_of_the_month_that_held_it(demo_any):
     """Only the later month recomputed: the card leaves the earlier month's cards and that
     month's card counts follow, so no card is counted twice."""
-    run_compute(demo, None, as_of=AS_OF)
-    earlier = _stored(demo)["cards"]
-    run_compute(demo, [dt.date(2025, 5, 1)], as_of=AS_OF, settings=CHANGED)
-    after = _stored(demo)
+    run_compute(demo_any, None, as_of=AS_OF)
+    earlier = stored_facts(demo_any)["cards"]
+    run_compute(demo_any, [dt.date(2025, 5, 1)], as_of=AS_OF, settings=CHANGED)
+    after = stored_facts(demo_any)
     cards, counts = after["cards"], after["card_facts"]
     assert cards["card_id"].is_unique().all()
     came = cards.filter(pl.col("month") == dt.date(2025, 5, 1)).join(

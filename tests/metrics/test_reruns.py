@@ -11,14 +11,13 @@ import random
 
 import polars as pl
 import pytest
-import sqlalchemy as sa
 
 from metrics import business_env
 from metrics.jobs import compute_frames, run_compute
 from metrics.settings import Settings
-from queries import facts_store, schema
 from queries.calendar import seed_official
 from queries.importer import import_frames
+from tests.metrics.logs import stored_facts
 
 JAN, MAR = dt.date(2025, 1, 1), dt.date(2025, 3, 1)
 AS_OF = dt.datetime(2025, 3, 31, 18)
@@ -34,14 +33,7 @@ def demo_tables() -> dict[str, pl.DataFrame]:
 def _table_bytes(engine) -> dict[str, bytes]:
     """Every fact table, rows in primary-key order, as the repr of its values (a float that
     differs in its last bit reads differently)."""
-    out = {}
-    for name in (*facts_store.MONTHLY_TABLES, "catalogue_facts", "warnings"):
-        t = schema.metadata.tables[name]
-        cols = [c for c in t.columns if c.name != "as_of"]
-        with engine.connect() as conn:
-            rows = conn.execute(sa.select(*cols).order_by(*t.primary_key.columns)).all()
-        out[name] = repr([tuple(r) for r in rows]).encode()
-    return out
+    return {name: repr(df.rows()).encode() for name, df in stored_facts(engine).items()}
 
 
 def test_two_runs_store_and_publish_byte_identical_numbers(any_engine, demo_tables, tmp_path):

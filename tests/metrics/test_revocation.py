@@ -21,6 +21,7 @@ from queries.calendar import seed_official
 from queries.errors import XiaonengError
 from queries.importer import import_frames
 from queries.revocations import record_revocation, revoked_ids
+from tests.metrics.logs import one_agency_city
 from tests.metrics.test_oracle import frame
 
 T = dt.datetime
@@ -41,13 +42,7 @@ def _case(cid: str) -> dict:
 def carded(any_engine):
     seed_official(any_engine, 2024, 2024)
     assert import_frames(any_engine, dict(
-        regions=frame("regions", [dict(region_code="C", name="示例市", parent_code=None,
-                                       level="city")]),
-        agencies=frame("agencies", [dict(agency_code="A1", name="市局", region_code="C",
-                                         sector="住建")]),
-        items=frame("items", [dict(item_code="I1", name="许可", item_type="licensing",
-                                   sector="住建", statutory_days=5, promised_days=2,
-                                   limit_unit="working", online_depth=1)]),
+        **one_agency_city("住建", statutory=5, promised=2),
         cases=frame("cases", [_case("c1"), _case("c2")]),
     ), source="test", progress=False).ok
     run_compute(any_engine, [MAR], as_of=AS_OF)
