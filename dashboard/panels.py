@@ -316,6 +316,18 @@ def cards_by_month_figure(filters: Filters) -> go.Figure:
                                               "revoked_cards": charts.GREY})
 
 
+def card_day_unit(cards: pl.DataFrame) -> str | None:
+    """The day unit of a card list's days over: a 差评 card counts working days (reviews have
+    no limit unit); a case card those of the cases in view."""
+    subjects = set(cards["subject"].to_list()) if "subject" in cards.columns else {"case"}
+    if "case" not in subjects:
+        return "working"
+    unit = view_day_unit()
+    if "review" in subjects and unit not in (None, "working"):
+        return "mixed"
+    return unit
+
+
 def card_list_table(frame: pl.DataFrame, key: str):
     lang = current_lang()
     heads = case_headers()
@@ -330,7 +342,7 @@ def card_list_table(frame: pl.DataFrame, key: str):
     )
     cols = {"kind": _t("kind"), "case_id": heads["case_id"], "agency_name": heads["agency_name"],
             "item_name": heads["item_name"], "issued_on": "发牌日期" if lang == "zh" else "issued",
-            "days_over": _t("days_over", unit=day_unit_text(view_day_unit(), inner=True)),
+            "days_over": _t("days_over", unit=day_unit_text(card_day_unit(frame), inner=True)),
             "rule": _t("rule"), "still_open": _t("open"), "revoked": _t("revoked")}
     return table(df, cols, key=key, on_select="rerun", selection_mode="single-row")
 

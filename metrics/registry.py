@@ -260,14 +260,14 @@ METRICS: tuple[Metric, ...] = (
            ("completed_same_day",), ("completed",), unit="%", fmt="pct",
            definition_zh="用时为0个工作日的办结件数 / 办结件数",
            definition_en="Completed with used_wd = 0 / completed.", source=LAW),
-    Metric("avg_used_days", "平均办结用时", "Average days used", "timeliness", "ratio",
+    Metric("avg_used_days", "平均办结用时", "Average time used", "timeliness", "ratio",
            ("used_wd_sum",), ("completed",), unit="工作日", unit_en="working days",
            direction="lower", fmt="days",
            definition_zh="Σ实际用时（按事项时限单位计的工作日或自然日，扣除挂起）/ 办结件数",
            definition_en="Σ used days (working days, or calendar days for natural-day items; "
                          "suspensions excluded) / completed.", source=LAW,
            unit_follows_cases=True),
-    Metric("median_used_days", "办结用时中位数", "Median days used", "timeliness",
+    Metric("median_used_days", "办结用时中位数", "Median time used", "timeliness",
            "quantile", ("used_days_hist:0.5",), unit="工作日", unit_en="working days",
            direction="lower", fmt="days", unit_follows_cases=True,
            definition_zh="办结用时的中位数：居中的值，件数为偶数时取中间两个值的平均（同 Excel MEDIAN），"
@@ -276,7 +276,7 @@ METRICS: tuple[Metric, ...] = (
                          "of the two middle values (as Excel's MEDIAN); computed from the "
                          "histogram, exact at any roll-up.",
            source=LAW),
-    Metric("p90_used_days", "办结用时P90", "P90 days used", "timeliness", "quantile",
+    Metric("p90_used_days", "办结用时P90", "P90 time used", "timeliness", "quantile",
            ("used_days_hist:0.9",), unit="工作日", unit_en="working days", direction="lower",
            fmt="days", unit_follows_cases=True, definition_zh="办结用时的第90百分位数（最近秩法：至少90%的办件不超过该值的最小用时）",
            definition_en="90th percentile of the used days, nearest rank: the smallest value "

@@ -70,7 +70,7 @@ def test_a_natural_day_log_reads_in_natural_days_on_tiles_axes_and_in_english(
     assert not any("工作日" in label for label in labels)
     assert _histogram_axis(at) == "用时（自然日）"
     en = _open(permit_url, monkeypatch, "timeliness", lang="en")
-    assert "Average days used (calendar days)" in [m.label for m in en.metric]
+    assert "Average time used (calendar days)" in [m.label for m in en.metric]
     assert _histogram_axis(en) == "Days used (calendar days)"
 
 
