@@ -9,7 +9,7 @@ same CJK-capable font stack as the app theme, so Chinese axis labels do not fall
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import plotly.graph_objects as go
 import polars as pl
@@ -172,28 +172,75 @@ def stacked_area(
     return base_layout(fig, title, 340)
 
 
+HIST_MAX_BARS = 40  # bars before the overflow bar
+
+
+def _nice_width(span: int, max_bars: int) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, … days per bar that covers `span` values in at
+    most `max_bars` bars."""
+    width, step = 1, 0
+    while -(-span // width) > max_bars:
+        step += 1
+        width = (1, 2, 5)[step % 3] * 10 ** (step // 3)
+    return width
+
+
+def histogram_bins(df: pl.DataFrame, max_bars: int = HIST_MAX_BARS) -> pl.DataFrame:
+    """Bars for a (used_wd, n) histogram whose bins adapt to the distribution.
+
+    The bars cover 0 … P99 (nearest rank) in equal widths of 1, 2, 5, 10, 20 … days, at most
+    `max_bars` of them; the cases above the last bar (at most 1 %) make one overflow bar. So a
+    log with a median of 55 and a P90 of 186 days gets forty 5-day bars, not one "≥30" bar,
+    and the median and P90 (≤ P99) fall on the drawn axis. Columns: lo, hi (null for the
+    overflow bar), n, x (the bar's centre), width, label.
+    """
+    d = df.filter(pl.col("n") > 0).sort("used_wd")
+    schema = {"lo": pl.Int64, "hi": pl.Int64, "n": pl.Int64, "x": pl.Float64,
+              "width": pl.Float64, "label": pl.String}
+    if d.is_empty():
+        return pl.DataFrame(schema=schema)
+    total = int(d["n"].sum())
+    cum = d["n"].cum_sum()
+    p99 = int(d.filter(cum * 100 >= total * 99)["used_wd"][0])
+    width = _nice_width(p99 + 1, max_bars)
+    edge = -(-(p99 + 1) // width) * width  # the first value past the last regular bar
+    binned = d.with_columns(
+        pl.when(pl.col("used_wd") >= edge).then(edge).otherwise(
+            pl.col("used_wd") // width * width).alias("lo")
+    ).group_by("lo").agg(pl.col("n").sum()).sort("lo")
+    overflow = pl.col("lo") >= edge
+    return binned.select(
+        pl.col("lo").cast(pl.Int64),
+        pl.when(overflow).then(None).otherwise(pl.col("lo") + width - 1).cast(pl.Int64)
+        .alias("hi"),
+        pl.col("n").cast(pl.Int64),
+        (pl.col("lo") + (width - 1) / 2).cast(pl.Float64).alias("x"),
+        pl.lit(float(width)).alias("width"),
+        pl.when(overflow).then(pl.format("≥{}", pl.col("lo")))
+        .when(width == 1).then(pl.col("lo").cast(pl.String))
+        .otherwise(pl.format("{}–{}", pl.col("lo"), pl.col("lo") + width - 1)).alias("label"),
+    )
+
+
 def histogram(
     df: pl.DataFrame, title: str | None, x_label: str, y_label: str,
-    markers: Sequence[tuple[float | None, str]] = (), clip: int | None = None,
+    markers: Sequence[tuple[float | None, str]] = (),
+    hover: Callable[[str, int], str] | None = None,
+    max_bars: int = HIST_MAX_BARS,
 ) -> go.Figure:
-    """Cases by working days used (columns used_wd, n), with vertical marker lines.
+    """Cases by days used (columns used_wd, n) in adaptive bins (`histogram_bins`), with
+    vertical marker lines at their exact values on a linear axis.
 
-    `clip` folds the long tail into one "≥ clip" bar so a few very late cases do not squeeze
-    the informative part of the axis.
+    `hover(range label, cases)` words a bar's tooltip (the caller knows the language and the
+    day unit); by default "range: n".
     """
-    d = df
-    labels: list[str]
-    if clip is not None and not d.is_empty() and d["used_wd"].max() > clip:
-        head = d.filter(pl.col("used_wd") < clip)
-        tail = int(d.filter(pl.col("used_wd") >= clip)["n"].sum())
-        xs = head["used_wd"].to_list() + [clip]
-        ns = head["n"].to_list() + [tail]
-        labels = [str(x) for x in head["used_wd"].to_list()] + [f"≥{clip}"]
-    else:
-        xs, ns = d["used_wd"].to_list(), d["n"].to_list()
-        labels = [str(x) for x in xs]
-    fig = go.Figure(go.Bar(x=xs, y=ns, marker_color=BLUE, text=None,
-                           customdata=labels, hovertemplate="%{customdata}: %{y:,d}<extra></extra>"))
+    bars = histogram_bins(df, max_bars)
+    labels, ns = bars["label"].to_list(), bars["n"].to_list()
+    texts = [hover(lb, n) if hover else f"{lb}: {n:,}" for lb, n in zip(labels, ns, strict=True)]
+    fig = go.Figure(go.Bar(
+        x=bars["x"].to_list(), y=ns, width=[w * 0.9 for w in bars["width"].to_list()],
+        marker_color=[GREY if hi is None else BLUE for hi in bars["hi"].to_list()],
+        customdata=texts, hovertemplate="%{customdata}<extra></extra>"))
     for i, (x, label) in enumerate(markers):
         if x is None:
             continue
@@ -201,7 +248,14 @@ def histogram(
         fig.add_vline(x=x, line={"dash": "dash", "color": RED}, annotation_text=label,
                       annotation_position="top right" if i % 2 else "top left",
                       annotation_y=1.0 if i % 2 == 0 else 0.88, annotation_font={"color": RED})
-    fig.update_xaxes(title_text=x_label, tickmode="array", tickvals=xs, ticktext=labels)
+    if bars.height:
+        step = max(1, -(-bars.height // 10))  # at most ~10 tick labels
+        ticks = [i for i in range(bars.height) if i % step == 0 or bars["hi"][i] is None]
+        width = bars["width"][0]
+        fig.update_xaxes(tickmode="array", tickvals=[bars["x"][i] for i in ticks],
+                         ticktext=[labels[i] for i in ticks],
+                         range=[-width / 2, float(bars["x"][-1]) + width / 2])
+    fig.update_xaxes(title_text=x_label)
     fig.update_yaxes(title_text=y_label, tickformat=",d")
     return base_layout(fig, title, 320)
 

@@ -25,6 +25,7 @@ from dashboard.formatting import (
 from dashboard.i18n import translate
 from dashboard.state import current_lang, engine, status
 from metrics.registry import MEASURE_BY_ID, METRIC_BY_ID, Metric
+from queries.extracts import Filters
 from queries.status import recent_loads
 
 
@@ -37,8 +38,53 @@ def metric_name(metric_id: str, lang: str | None = None) -> str:
     return m.zh if (lang or current_lang()) == "zh" else m.en
 
 
-def metric_unit(m: Metric, lang: str | None = None) -> str:
-    return m.unit if (lang or current_lang()) == "zh" else (m.unit_en or m.unit)
+def metric_unit(m: Metric, lang: str | None = None, day_unit: str | None = None,
+                inner: bool = False, short: bool = False) -> str:
+    """The unit a value of `m` is shown in. A metric counted on each case's clock
+    (`unit_follows_cases`) reads in the day unit of the cases in view (`day_unit`: working /
+    natural / mixed, `view_day_unit`), or, with no cases in view, "working or calendar days"."""
+    lang = lang or current_lang()
+    if m.unit_follows_cases:
+        return day_unit_text(day_unit, lang, inner, short)
+    return m.unit if lang == "zh" else (m.unit_en or m.unit)
+
+
+def day_unit_text(day_unit: str | None, lang: str | None = None, inner: bool = False,
+                  short: bool = False) -> str:
+    """工作日 / 自然日 / 天（按各事项时限单位） for a day unit (None: no cases, say both).
+
+    `inner`: for use inside parentheses (用时（天，按各事项时限单位）), without nested ones.
+    `short`: where space is tight (a tile's label, a chart title): mixed units read 天 / days,
+    and the place says "按各事项时限单位" elsewhere (the tile's caption, the chart's axis).
+    """
+    lang = lang or current_lang()
+    if short and day_unit == "mixed":
+        return translate("unit_days", lang)
+    key = {"working": "unit_working", "natural": "unit_natural",
+           "mixed": "unit_mixed"}.get(day_unit or "", "unit_per_case")
+    text = translate(key, lang)
+    if inner:
+        text = text.replace("（", "，").replace("）", "").replace(" (", ", ").replace(")", "")
+    return text
+
+
+def view_filters(latest: bool = True) -> Filters | None:
+    """The query filters of the view on screen (sidebar choice and the user's scope); with
+    `latest`, only its last month (what the KPI tiles show). None before the sidebar ran."""
+    from dashboard.sidebar import VIEW
+
+    vf = st.session_state.get(VIEW)
+    if vf is None:
+        return None
+    f = vf.to_filters(data.scope())
+    return f.with_months(f.month_to, f.month_to) if latest else f
+
+
+def view_day_unit(filters: Filters | None = None) -> str | None:
+    """working / natural / mixed: the day unit of the cases completed under `filters`
+    (default: the last month of the view on screen); None when nothing was completed."""
+    f = filters if filters is not None else view_filters()
+    return data.day_unit(f) if f is not None else None
 
 
 def target_of(metric_id: str) -> tuple[str, float] | None:
@@ -68,16 +114,22 @@ def kpi_tile(frame: pl.DataFrame, metric_id: str, period_label: str,
     m = METRIC_BY_ID[metric_id]
     row = _row(frame, metric_id) or {}
     value = row.get("value")
-    unit = metric_unit(m, lang)
     shown = fmt_value(value, m.fmt, lang)
-    if value is not None and m.fmt in ("days", "score", "num") and unit:
-        shown = f"{shown} {unit}"
+    label = metric_name(metric_id, lang)
+    day_unit = view_day_unit() if m.unit_follows_cases else None
+    if m.unit_follows_cases:
+        # the day unit of the cases in view goes in the label: "办结用时P90（自然日）" (the
+        # value beside a long unit would be cut off in a narrow tile)
+        unit = metric_unit(m, lang, day_unit, short=True)
+        label = f"{label}（{unit}）" if lang == "zh" else f"{label} ({unit})"
+    elif value is not None and m.fmt in ("days", "score", "num") and metric_unit(m, lang):
+        shown = f"{shown} {metric_unit(m, lang)}"
     if replaced is not None:  # the value would not be a measurement (e.g. no channel recorded)
         row, value, shown = {}, None, replaced
     delta_colour = {"higher": "normal", "lower": "inverse"}.get(m.direction, "off")
     with st.container(border=True):
         st.metric(
-            metric_name(metric_id, lang), shown,
+            label, shown,
             delta=fmt_delta(row.get("mom"), m.fmt, lang), delta_color=delta_colour,  # type: ignore[arg-type]
             delta_description=_t("mom"),
             help=m.definition_zh if lang == "zh" else m.definition_en,
@@ -88,6 +140,8 @@ def kpi_tile(frame: pl.DataFrame, metric_id: str, period_label: str,
         n = row.get("denominator") if shows_n(m) else None
         if n is not None:
             parts.append(_t("n_cases", n=fmt_count(n)))
+        if day_unit == "mixed":
+            parts.append(_t("mixed_days_note"))
         st.caption(" · ".join(parts))
         if note:
             st.caption(f":material/help: {note}")
@@ -172,11 +226,15 @@ def freshness_banner() -> None:
         if fresh.get("load"):
             st.warning(_t("freshness_no_job"), icon=":material/schedule:")
         return
+    cutoff, as_of = job.get("data_cutoff"), job.get("as_of")
     st.caption(":material/schedule: " + _t(
         "freshness_job", finished=str(job.get("finished_at") or "-")[:16],
-        as_of=str(job.get("as_of") or "-")[:16], months=job.get("months") or "-",
+        cutoff=str(cutoff)[:16] if cutoff else _t("cutoff_unknown"),
+        as_of=str(as_of or "-")[:16], months=job.get("months") or "-",
         calendar=job.get("calendar_version") or "-",
     ))
+    if cutoff and as_of and as_of > cutoff:
+        st.warning(_t("as_of_after_cutoff"), icon=":material/event_busy:")
     if job.get("fallback_years"):
         st.warning(_t("fallback_warning", years=job["fallback_years"]),
                    icon=":material/event_busy:")

@@ -101,10 +101,16 @@ def _options(url: str, ver: str) -> FilterOptions:
     regions = extracts.load_regions(eng)
     agencies = extracts.load_agencies(eng)
     items = extracts.load_items(eng)
+    from dashboard.filters import USUAL_MONTHS
     from queries.contract import CHANNELS
 
+    months = tuple(views.fact_months(eng))
+    since = add_months(months[-1], -USUAL_MONTHS) if months else None
+    job = views.freshness(eng).get("job") or {}
     return FilterOptions(
-        months=tuple(views.fact_months(eng)),
+        months=months,
+        volumes=tuple(views.monthly_volumes(eng, since)) if months else (),
+        cutoff=job.get("data_cutoff"),
         regions=tuple(regions.select("region_code", "name", "parent_code", "level").iter_rows()),
         sectors=tuple(sorted(set(agencies["sector"].drop_nulls().to_list()))),
         agencies=tuple(agencies.select("agency_code", "name", "region_code", "sector")
@@ -440,6 +446,11 @@ def rectification_status(filters: Filters) -> pl.DataFrame:
 
 def used_days_histogram(filters: Filters) -> pl.DataFrame:
     return _view(_url(), version(), "used_days_histogram", _enforce(filters), ())
+
+
+def day_unit(filters: Filters) -> str | None:
+    """"working" / "natural" / "mixed": the day unit of the cases completed in view."""
+    return _view(_url(), version(), "day_unit", _enforce(filters), ())
 
 
 def online_depth(filters: Filters) -> pl.DataFrame:

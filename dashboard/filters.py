@@ -38,6 +38,58 @@ def parse_month(text: str | None) -> dt.date | None:
         return None
 
 
+# The default month is the latest whose volume (cases accepted) is at least this share of the
+# usual monthly volume: the median over the latest USUAL_MONTHS months with facts.
+DEFAULT_MONTH_SHARE = 0.5
+USUAL_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class DefaultMonth:
+    """The month a view opens on, and why (shown in one line under the month picker)."""
+
+    month: dt.date
+    reason: str  # i18n key: default_latest | default_skipped | default_complete
+    usual: int = 0  # the usual monthly volume (median of the latest months)
+    skipped: tuple[tuple[dt.date, int], ...] = ()  # later months passed over, with volumes
+    volume: int = 0  # cases accepted in `month`
+
+
+def default_month(volumes: Sequence[tuple[dt.date, int]], cutoff: dt.datetime | None = None,
+                  share: float = DEFAULT_MONTH_SHARE) -> DefaultMonth | None:
+    """The latest month whose volume is at least `share` × the usual monthly volume.
+
+    Why: the last month with any data may hold a handful of cases (a log that stops on the
+    2nd, a permit log whose last month has one case), and tiles computed on it read 暂无数据 or
+    swing wildly. The usual volume is the median over the latest USUAL_MONTHS months with
+    data. When no month has a volume (all zero), the latest complete month: the last one
+    that ended by the data cut-off (else the month before the last). None: no months at all.
+    """
+    rows = sorted((m, int(v or 0)) for m, v in volumes)
+    if not rows:
+        return None
+    recent = sorted(v for _, v in rows[-USUAL_MONTHS:])
+    usual = recent[(len(recent) - 1) // 2] if len(recent) % 2 else (
+        recent[len(recent) // 2 - 1] + recent[len(recent) // 2]) // 2
+    if usual > 0:
+        for i in range(len(rows) - 1, -1, -1):
+            m, v = rows[i]
+            if v >= share * usual:
+                return DefaultMonth(m, "default_latest" if i == len(rows) - 1
+                                    else "default_skipped", usual, tuple(rows[i + 1:]), v)
+    months = [m for m, _ in rows]
+    # complete: its last second is not after the cut-off
+    complete = [m for m in months if cutoff is not None
+                and dt.datetime.combine(_next_month(m), dt.time())
+                <= cutoff + dt.timedelta(seconds=1)]
+    month = complete[-1] if complete else months[-2] if len(months) > 1 else months[-1]
+    return DefaultMonth(month, "default_complete", usual, (), dict(rows)[month])
+
+
+def _next_month(m: dt.date) -> dt.date:
+    return dt.date(m.year + m.month // 12, m.month % 12 + 1, 1)
+
+
 @dataclass(frozen=True)
 class FilterOptions:
     """What the filters can offer, read from the data (months with facts, dimension tables)."""
@@ -49,10 +101,23 @@ class FilterOptions:
     item_types: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
     region_names: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    # cases accepted per month with facts, and the data cut-off: what the default month is
+    # chosen from (`default_month`)
+    volumes: tuple[tuple[dt.date, int], ...] = ()
+    cutoff: dt.datetime | None = None
 
     @property
     def latest_month(self) -> dt.date | None:
         return self.months[-1] if self.months else None
+
+    @property
+    def default(self) -> DefaultMonth | None:
+        """The month a view opens on (the latest month with facts when volumes are unknown)."""
+        chosen = default_month([(m, v) for m, v in self.volumes if m in set(self.months)],
+                               self.cutoff)
+        if chosen is None and self.latest_month is not None:
+            return DefaultMonth(self.latest_month, "default_latest")
+        return chosen
 
     def subtree(self, code: str | None) -> set[str] | None:
         if code is None:
@@ -89,8 +154,9 @@ class ViewFilters:
 
     @classmethod
     def default(cls, options: FilterOptions) -> ViewFilters:
-        """The latest month with facts, everything else unfiltered."""
-        m = options.latest_month or dt.date.today().replace(day=1)
+        """The default month (`FilterOptions.default`), everything else unfiltered."""
+        chosen = options.default
+        m = chosen.month if chosen else dt.date.today().replace(day=1)
         return cls(m, m)
 
     @classmethod

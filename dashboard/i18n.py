@@ -40,8 +40,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "recent_loads": {"zh": "导入记录", "en": "Load runs"},
     "freshness": {"zh": "数据截至 {when}（导入批次 {load}）", "en": "Data as of {when} (load {load})"},
     "freshness_job": {
-        "zh": "指标计算于 {finished}（数据截至 {as_of}，计算月份 {months}，工作日历 {calendar}）",
-        "en": "Metrics computed {finished} (data as of {as_of}, months {months}, calendar {calendar})",
+        "zh": "数据截至 {cutoff}（指标计算时点 {as_of}；计算于 {finished}，计算月份 {months}，工作日历 {calendar}）",
+        "en": "Data up to {cutoff} (metrics as of {as_of}; computed {finished}, months {months}, calendar {calendar})",
+    },
+    "cutoff_unknown": {"zh": "未记录", "en": "not recorded"},
+    "as_of_after_cutoff": {
+        "zh": "注意：指标计算时点晚于数据截止时间，截止后未办结的办件和未到期的整改、回访会被误判为超期。请按数据截止时间重新计算。",
+        "en": "Warning: the metrics are measured after the data cut-off, so cases and deadlines still open at the cut-off look overdue. Recompute as of the cut-off.",
     },
     "freshness_no_job": {
         "zh": "尚未运行指标计算。请在“数据管理”页运行计算，或执行 `xiaoneng compute --all`。",
@@ -120,8 +125,30 @@ STRINGS: dict[str, dict[str, str]] = {
     "channel_unrecorded": {"zh": "渠道未记录", "en": "channel not recorded"},
     "target_line": {"zh": "目标", "en": "target"},
     # timeliness
-    "used_days_dist": {"zh": "办结用时分布（工作日）", "en": "Working days used (completed cases)"},
-    "used_days": {"zh": "用时（工作日）", "en": "Working days used"},
+    "used_days_dist": {"zh": "办结用时分布（{unit}）", "en": "Days used by completed cases ({unit})"},
+    "used_days": {"zh": "用时（{unit}）", "en": "Days used ({unit})"},
+    "default_latest": {
+        "zh": "默认显示 {month}：最近月份，受理 {n} 件（近一年常规约 {usual} 件/月）",
+        "en": "Showing {month} by default: the latest month, {n} cases accepted (usually about {usual} a month)",
+    },
+    "default_skipped": {
+        "zh": "默认显示 {month}：其后 {later} 受理仅 {n_later} 件，不足常规（约 {usual} 件/月）的{share}",
+        "en": "Showing {month} by default: {later} after it had only {n_later} cases, under {share} of the usual {usual} a month",
+    },
+    "default_complete": {
+        "zh": "默认显示 {month}：最近一个完整月份",
+        "en": "Showing {month} by default: the latest complete month",
+    },
+    "unit_working": {"zh": "工作日", "en": "working days"},
+    "unit_natural": {"zh": "自然日", "en": "calendar days"},
+    "unit_mixed": {"zh": "天（按各事项时限单位）", "en": "days (each item's limit unit)"},
+    "unit_days": {"zh": "天", "en": "days"},
+    "mixed_days_note": {"zh": "天数按各事项时限单位（工作日或自然日）计", "en": "days in each item's limit unit (working or calendar)"},
+    "unit_per_case": {"zh": "工作日或自然日（按事项时限单位）", "en": "working or calendar days (each item's limit unit)"},
+    "hist_hover": {"zh": "{range} {unit}：{n} 件", "en": "{range} {unit}: {n} cases"},
+    "hist_overflow": {"zh": "≥{edge}", "en": "≥{edge}"},
+    "days_left": {"zh": "剩余（{unit}）", "en": "Left ({unit})"},
+    "days_over": {"zh": "超期（{unit}）", "en": "Over ({unit})"},
     "cases": {"zh": "件数", "en": "Cases"},
     "median": {"zh": "中位数", "en": "median"},
     "by_unit": {"zh": "分单位", "en": "By unit"},

@@ -15,7 +15,14 @@ import polars as pl
 import streamlit as st
 
 from dashboard import charts, data
-from dashboard.components import metric_name, no_rows, table, target_of
+from dashboard.components import (
+    day_unit_text,
+    metric_name,
+    no_rows,
+    table,
+    target_of,
+    view_day_unit,
+)
 from dashboard.formatting import fmt_value, py_map
 from dashboard.i18n import translate
 from dashboard.state import current_lang
@@ -104,12 +111,23 @@ def unit_metrics_table(frame: pl.DataFrame, metric_ids: Sequence[str], grain: st
     key_col = {"region": "region_code", "agency": "agency_code", "item": "item_code",
                "channel": "channel", "sector": "sector", "city": "region_code"}[grain]
     wide = pivot_units(frame, metric_ids, key_col, name_col)
-    cols = {name_col: _t("unit"), **{mid: metric_name(mid) for mid in metric_ids}}
+    cols = {name_col: _t("unit"), **{mid: metric_header(mid) for mid in metric_ids}}
     fmts = {mid: METRIC_BY_ID[mid].fmt for mid in metric_ids}
     if selectable:
         return wide, table(wide, cols, fmts, key=key, on_select="rerun",
                            selection_mode="single-row")
     return wide, table(wide, cols, fmts, key=key)
+
+
+def metric_header(metric_id: str) -> str:
+    """A column header: the metric's name, with the day unit of the cases in view for a metric
+    counted on each case's clock (平均办结用时（自然日）)."""
+    m = METRIC_BY_ID[metric_id]
+    if not m.unit_follows_cases:
+        return metric_name(metric_id)
+    unit = day_unit_text(view_day_unit(), inner=True)
+    return f"{metric_name(metric_id)}（{unit}）" if current_lang() == "zh" else \
+        f"{metric_name(metric_id)} ({unit})"
 
 
 def pivot_units(frame: pl.DataFrame, metric_ids: Sequence[str], key_col: str, name_col: str
@@ -159,21 +177,29 @@ def unit_filters(filters: Filters, grain: str) -> Filters:
 
 
 def used_days_figure(filters: Filters) -> go.Figure:
-    """The used-working-days histogram over the range, with its median and P90 marked.
+    """The used-days histogram over the range, with its median and P90 marked.
 
-    The markers use the query layer's exact histogram quantile, so they equal the tiles'
-    median / P90 for a single month and stay exact over a range.
+    Labelled in the day unit of the cases in view (工作日 / 自然日 / mixed). The bins adapt to
+    the distribution (charts.histogram: up to its P99, then one overflow bar) so a log with a
+    median of 55 days is not one "≥30" bar. The markers use the query layer's exact histogram
+    quantile, so they equal the tiles' median / P90 for a single month and stay exact over a
+    range.
     """
     from metrics.query import weighted_quantile
 
     hist = data.used_days_histogram(filters)
+    day_unit = view_day_unit(filters)
+    unit = day_unit_text(day_unit, inner=True)
     marks: list[tuple[float | None, str]] = []
     if hist.height:
         for q, label in (("0.5", _t("median")), ("0.9", "P90")):
             v = hist.select(weighted_quantile(pl.col("used_wd"), pl.col("n"), q)).item()
-            marks.append((v, f"{label} {v}"))
-    return charts.histogram(hist, _t("used_days_dist"), _t("used_days"), _t("cases"),
-                            markers=marks, clip=30)
+            marks.append((v, f"{label} {fmt_value(v, 'days', current_lang())}"))
+    return charts.histogram(hist, _t("used_days_dist", unit=day_unit_text(day_unit, short=True)),
+                            _t("used_days", unit=unit),
+                            _t("cases"), markers=marks,
+                            hover=lambda rng, n: _t("hist_hover", range=rng,
+                                                    unit=day_unit_text(day_unit), n=f"{n:,}"))
 
 
 CASE_COLUMNS = ["case_id", "agency_name", "item_name", "channel", "accepted_at",
@@ -260,7 +286,9 @@ def catalogue_narrowed(filters: Filters) -> bool:
 # ---------------------------------------------------------------------------------------------
 # 红黄牌预警
 
-CARD_KPIS: list[str] = ["warnings", "yellow_cards", "red_cards", "revoked_cards", "overdue"]
+# gross cards, net of revocations (申诉成立), the revoked ones; then the live warnings and overdue
+CARD_KPIS: list[str] = ["yellow_cards", "net_yellow_cards", "red_cards", "net_red_cards",
+                        "revoked_cards", "warnings", "overdue"]
 
 
 def warnings_table(frame: pl.DataFrame, key: str):
@@ -268,12 +296,13 @@ def warnings_table(frame: pl.DataFrame, key: str):
 
     lang = current_lang()
     heads = case_headers()
+    unit = day_unit_text(view_day_unit(), inner=True)
     df = frame.with_columns(py_map(frame["channel"], lambda c: enum_label("channel", c, lang)))
     cols = {"case_id": heads["case_id"], "agency_name": heads["agency_name"],
             "item_name": heads["item_name"], "channel": heads["channel"],
             "accepted_on": heads["accepted_at"], "due_date": _t("ev_due"),
-            "used_wd": _t("used_days"), "deadline_days": heads["promised_days"],
-            "remaining_wd": "剩余工作日" if lang == "zh" else "working days left",
+            "used_wd": _t("used_days", unit=unit), "deadline_days": heads["promised_days"],
+            "remaining_wd": _t("days_left", unit=unit),
             "rule": _t("rule")}
     return table(df, cols, key=key, on_select="rerun", selection_mode="single-row")
 
@@ -304,6 +333,18 @@ def cards_by_month_figure(filters: Filters) -> go.Figure:
                                               "revoked_cards": charts.GREY})
 
 
+def card_day_unit(cards: pl.DataFrame) -> str | None:
+    """The day unit of a card list's days over: a 差评 card counts working days (reviews have
+    no limit unit); a case card those of the cases in view."""
+    subjects = set(cards["subject"].to_list()) if "subject" in cards.columns else {"case"}
+    if "case" not in subjects:
+        return "working"
+    unit = view_day_unit()
+    if "review" in subjects and unit not in (None, "working"):
+        return "mixed"
+    return unit
+
+
 def card_list_table(frame: pl.DataFrame, key: str):
     lang = current_lang()
     heads = case_headers()
@@ -318,7 +359,7 @@ def card_list_table(frame: pl.DataFrame, key: str):
     )
     cols = {"kind": _t("kind"), "case_id": heads["case_id"], "agency_name": heads["agency_name"],
             "item_name": heads["item_name"], "issued_on": "发牌日期" if lang == "zh" else "issued",
-            "days_over": "超期工作日" if lang == "zh" else "working days over",
+            "days_over": _t("days_over", unit=day_unit_text(card_day_unit(frame), inner=True)),
             "rule": _t("rule"), "still_open": _t("open"), "revoked": _t("revoked")}
     return table(df, cols, key=key, on_select="rerun", selection_mode="single-row")
 

@@ -10,14 +10,18 @@ session's filters win and are written back.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 
 from dashboard.filters import (
+    DEFAULT_MONTH_SHARE,
     FILTER_KEYS,
     Q_AGENCY,
     Q_CHANNEL,
     Q_SECTOR,
     Q_TYPE,
+    DefaultMonth,
     FilterOptions,
     ViewFilters,
     month_key,
@@ -90,7 +94,7 @@ def render(options: FilterOptions, lang: str) -> ViewFilters:
     # values the options no longer hold (after a reload) must not reach the widgets
     for key in (W_FROM, W_TO):
         if st.session_state.get(key) not in months:
-            st.session_state[key] = months[-1]
+            st.session_state[key] = ViewFilters.default(options).month_to
     depth = {r[0]: r[3] for r in options.regions}
     names = dict(options.region_names)
     level_indent = {"province": 0, "city": 1, "county": 2, "town": 3, "village": 4}
@@ -120,6 +124,7 @@ def render(options: FilterOptions, lang: str) -> ViewFilters:
     else:
         m_to = st.selectbox(t("month"), desc, key=W_TO, format_func=month_key)
         m_from = m_to
+    default_note(options, m_to, lang)
     st.selectbox(
         t("region"), regions, key=W_REGION,
         format_func=lambda c: t("all_regions") if c == ALL
@@ -148,6 +153,26 @@ def render(options: FilterOptions, lang: str) -> ViewFilters:
     write_url(vf)
     st.session_state[VIEW] = vf
     return vf
+
+
+def default_reason(chosen: DefaultMonth, lang: str) -> str:
+    """The one line that says why the view opened on this month."""
+    later = chosen.skipped
+    return translate(
+        chosen.reason, lang, month=month_key(chosen.month), usual=f"{chosen.usual:,}",
+        n=f"{chosen.volume:,}",
+        later="、".join(month_key(m) for m, _ in later) if lang == "zh"
+        else ", ".join(month_key(m) for m, _ in later),
+        n_later="、".join(f"{v:,}" for _, v in later) if lang == "zh"
+        else ", ".join(f"{v:,}" for _, v in later),
+        share=f"{DEFAULT_MONTH_SHARE:.0%}")
+
+
+def default_note(options: FilterOptions, month: dt.date, lang: str) -> None:
+    """A caption under the month picker while the default month is shown."""
+    chosen = options.default
+    if chosen is not None and chosen.month == month:
+        st.caption(default_reason(chosen, lang))
 
 
 def write_url(vf: ViewFilters) -> None:

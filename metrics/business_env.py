@@ -32,9 +32,15 @@ missing sub-indicator (no bundle completed, zero denominator) is left out and th
 weights are re-normalised, rather than being scored 0: a county with no construction project
 finishing this month has not done badly at construction permits. With no scored sub-indicator
 (or all weights 0) the index is null. Each sub-indicator's `contribution` is wᵢ·sᵢ / Σ wᵢ over
-the same set, so the contributions of a region-month sum to its index. The index row's `score`
-equals its value (the index is itself on the 0–100 scale); its n, weight and contribution are
-null.
+the same set, so the contributions of a region-month sum to its index (within the rounding
+below). The index row's `score` equals its value (the index is itself on the 0–100 scale); its
+n, weight and contribution are null.
+
+Precision and reruns: value, score, contribution and change are stored rounded to 6 decimals
+(BE_DIGITS). The sums over indicators are taken in fixed point (scores in millionths of a
+point, weights in billionths), which are exact in any order, so two runs on the same data and
+settings store bit-identical rows (a float sum's last bits would otherwise follow the order a
+parallel group-by meets its terms in, and feed the bulletin's content hash).
 
 rank: among county regions per month and indicator, by score (1 = best; ties share the lowest
 rank, "min" ranking); null for cities and for rows without a score.
@@ -110,6 +116,21 @@ _SUSPENSIONS_SCHEMA: dict[str, pl.DataType] = {
     "reason": pl.String(),
     "approved_days": pl.Int32(),
 }
+
+
+# Stored precision (metrics.md §3: fixed order, documented rounding): value, score,
+# contribution and change are rounded to BE_DIGITS decimals before they are stored and hashed.
+# Scores enter the index in fixed point (SCORE_UNIT per point) and weights, as shares of their
+# total, in WEIGHT_UNIT, so the index's sums are exact integers whatever order they come in
+# (each product < 1e17, their sum < 1e18: inside Int64).
+BE_DIGITS = 6
+SCORE_UNIT = 10**BE_DIGITS
+WEIGHT_UNIT = 10**9
+
+
+def fixed(x: pl.Expr, unit: int) -> pl.Expr:
+    """`x` as an integer number of 1/unit (null stays null)."""
+    return (x * unit).round(0).cast(pl.Int64)
 
 
 def _month(col: str) -> pl.Expr:
@@ -275,16 +296,21 @@ def _listed(settings: Settings) -> list[str]:
 def _indicator_meta(settings: Settings) -> pl.LazyFrame:
     """indicator, pillar, weight, frontier, worst for every sub-indicator in a pillar."""
     listed = _listed(settings)
+    weights = [float(settings.weight(i)) for i in listed]
+    total = sum(weights) or 1.0
     return pl.LazyFrame(
         {
             "indicator": listed,
             "pillar": [settings.pillar_of(i) for i in listed],
-            "weight": [float(settings.weight(i)) for i in listed],
+            "weight": weights,
+            # the same weights summing to 1 (the index is scale-free in them): their fixed-point
+            # products with scores then stay far inside Int64 whatever weights are configured
+            "__w_share": [w / total for w in weights],
             "frontier": [float(settings.be_bounds[i]["frontier"]) for i in listed],
             "worst": [float(settings.be_bounds[i]["worst"]) for i in listed],
         },
         schema={"indicator": pl.String, "pillar": pl.String, "weight": pl.Float64,
-                "frontier": pl.Float64, "worst": pl.Float64},
+                "__w_share": pl.Float64, "frontier": pl.Float64, "worst": pl.Float64},
     )
 
 
@@ -340,22 +366,29 @@ def be_scores(
         .join(scoring, how="cross")
         .join(meta, how="cross")
     )
+    # The index sums over indicators. A float sum's last bits depend on the order its terms
+    # arrive in, which a parallel group-by does not fix, so the sums are taken in fixed point:
+    # scores in millionths of a point and weights in WEIGHT_UNIT, both integers, whose sums are
+    # exact in any order; each contribution and the index are then one division of exact
+    # integers. Reruns on the same data are bit-identical (metrics.md §3, issue 17).
     subs = (
         skeleton.join(values, on=["month", "region_code", "indicator"], how="left")
         .with_columns(
-            distance_to_frontier(pl.col("value"), pl.col("frontier"), pl.col("worst"))
-            .alias("score")
+            fixed(distance_to_frontier(pl.col("value"), pl.col("frontier"), pl.col("worst")),
+                  SCORE_UNIT).alias("__s"),
+            fixed(pl.col("__w_share"), WEIGHT_UNIT).alias("__w"),
         )
         .with_columns(
-            pl.col("weight")
-            .filter(pl.col("score").is_not_null())
-            .sum()
-            .over("month", "region_code")
-            .alias("__w_scored")
+            (pl.col("__s") / SCORE_UNIT).alias("score"),
+            (pl.col("__w") * pl.col("__s")).alias("__ws"),  # < 1e18: fits Int64
+        )
+        .with_columns(
+            pl.col("__w").filter(pl.col("__s").is_not_null()).sum()
+            .over("month", "region_code").alias("__w_scored"),
         )
         .with_columns(
             pl.when(pl.col("__w_scored") > 0)
-            .then(pl.col("weight") * pl.col("score") / pl.col("__w_scored"))
+            .then((pl.col("__ws") / pl.col("__w_scored") / SCORE_UNIT).round(BE_DIGITS))
             .otherwise(None)
             .alias("contribution")
         )
@@ -363,8 +396,9 @@ def be_scores(
     index = (
         subs.group_by("month", "region_code", "__level")
         .agg(
-            pl.col("contribution").sum().alias("__sum"),
-            pl.col("contribution").is_not_null().any().alias("__any"),
+            pl.col("__ws").sum().alias("__sum"),
+            pl.col("__w_scored").first(),
+            pl.col("__s").is_not_null().any().alias("__any"),
         )
         .select(
             "month",
@@ -372,7 +406,9 @@ def be_scores(
             "__level",
             pl.lit(INDEX).alias("indicator"),
             pl.lit(INDEX_PILLAR).alias("pillar"),
-            pl.when(pl.col("__any")).then(pl.col("__sum")).otherwise(None).alias("value"),
+            pl.when(pl.col("__any") & (pl.col("__w_scored") > 0))
+            .then((pl.col("__sum") / pl.col("__w_scored") / SCORE_UNIT).round(BE_DIGITS))
+            .otherwise(None).alias("value"),
             pl.lit(None, dtype=pl.Int64).alias("n"),
             pl.lit(None, dtype=pl.Float64).alias("weight"),
             pl.lit(None, dtype=pl.Float64).alias("contribution"),
@@ -418,12 +454,13 @@ def be_scores(
             pl.when(pl.col("indicator").is_in(facts_based)
                     & pl.col("__prev_covered").is_null())
             .then(None)
-            .otherwise(pl.col("score") - pl.col("__prev_score"))
+            .otherwise((pl.col("score") - pl.col("__prev_score")).round(BE_DIGITS))
             .alias("change")
         )
     )
     return (
         rows.filter(pl.col("month").is_in(months))
+        .with_columns(pl.col("value").round(BE_DIGITS))
         .select(*BE_SCHEMA)
         .cast(BE_SCHEMA)
         .sort("month", "region_code", "indicator")

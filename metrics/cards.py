@@ -9,6 +9,7 @@ Review-rectification cards live in `metrics.reviews`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import polars as pl
 
@@ -57,6 +58,7 @@ def case_cards(clocked: pl.LazyFrame, months: list[dt.date] | None = None) -> pl
                 pl.lit(rule).alias("rule"),
                 (pl.col("used_wd") - pl.col(threshold)).cast(pl.Int32).alias("days_over"),
                 (~pl.col("is_done")).alias("still_open"),
+                # revoked only by an appeal decision: applied by the job (mark_revoked)
                 pl.lit(False).alias("revoked"),
             )
         )
@@ -88,9 +90,25 @@ def warning_list(clocked: pl.LazyFrame, settings: Settings, as_of: dt.datetime) 
 
 
 def card_facts(cards: pl.LazyFrame) -> pl.LazyFrame:
-    """Card counts at the fact grain, by month of issue (gross; revoked counted separately)."""
+    """Card counts at the fact grain, by month of issue: gross, revoked, and net per kind."""
+    yellow, red, kept = pl.col("kind") == "yellow", pl.col("kind") == "red", ~pl.col("revoked")
     return cards.group_by("month", "agency_code", "item_code", "channel").agg(
-        (pl.col("kind") == "yellow").cast(pl.Int64).sum().alias("yellow_cards"),
-        (pl.col("kind") == "red").cast(pl.Int64).sum().alias("red_cards"),
+        yellow.cast(pl.Int64).sum().alias("yellow_cards"),
+        red.cast(pl.Int64).sum().alias("red_cards"),
         pl.col("revoked").cast(pl.Int64).sum().alias("revoked_cards"),
+        (yellow & kept).cast(pl.Int64).sum().alias("yellow_cards_net"),
+        (red & kept).cast(pl.Int64).sum().alias("red_cards_net"),
     )
+
+
+def mark_revoked(cards: pl.DataFrame, revoked_ids: Sequence[str]) -> pl.DataFrame:
+    """Cards whose id an appeal decision revoked (table card_revocations) marked revoked.
+
+    A case card is revoked only this way (申诉成立 on the card); a review card also when its
+    review was voided (appeal_upheld, metrics.reviews). Ids are stable across recomputes and
+    settings, so a revocation outlives every rerun.
+    """
+    if not len(revoked_ids):
+        return cards
+    ids = pl.Series("card_id", list(revoked_ids), dtype=pl.String)
+    return cards.with_columns(pl.col("revoked") | pl.col("card_id").is_in(ids.implode()))

@@ -120,15 +120,16 @@ def _workday_lag_ok(
     return rows.with_columns((lag <= lag_days).alias(out))
 
 
-def reviewed_cases(reviews: pl.LazyFrame) -> pl.LazyFrame:
-    """case_id of every case with a valid review, and whether one of them is active.
+def reviewed_cases(reviews: pl.LazyFrame, as_of: dt.datetime) -> pl.LazyFrame:
+    """case_id of every case with a valid review rated by `as_of`, and whether one is active.
 
     `__actively` (实际评价率, metrics.md §7) is true when at least one valid review of the case
-    was given by the applicant rather than recorded as the system's default rating.
+    was given by the applicant rather than recorded as the system's default rating. A review
+    rated after the as-of moment has not happened yet as far as the run is concerned.
     """
     return (
         reviews.filter(~pl.col("appeal_upheld").fill_null(False)
-                       & pl.col("case_id").is_not_null())
+                       & pl.col("case_id").is_not_null() & (pl.col("rated_at") <= as_of))
         .group_by("case_id")
         .agg(pl.col("active").fill_null(False).any().alias("__actively"))
     )
@@ -176,6 +177,7 @@ def completion_measures(
             "e_result_yes": pl.col("e_result").fill_null(False),
             "completed_reviewed": pl.col("__reviewed"),
             "completed_actively_reviewed": pl.col("__actively"),
+            "completed_natural": pl.col("limit_unit") == "natural",
             "case_report_known": pl.col("reported_at").is_not_null(),
             "case_report_timely": pl.col("__timely").fill_null(False),
         },
@@ -300,7 +302,8 @@ def case_facts(
     facts = combine(
         [
             intake_measures(cases, months, settings, bundle_heads),
-            completion_measures(done, reviewed_cases(reviews), calendar, months, settings),
+            completion_measures(done, reviewed_cases(reviews, as_of), calendar, months,
+                                settings),
             snapshot_measures(cases, suspensions, calendar, months, settings, as_of),
         ]
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -18,9 +19,16 @@ from sqlalchemy.engine import Engine
 
 from metrics import business_env, case_measures, catalogue, reviews
 from metrics.calendar import WorkCalendar
-from metrics.cards import CARD_COLUMNS, card_facts, case_cards, clock_cases, warning_list
+from metrics.cards import (
+    CARD_COLUMNS,
+    card_facts,
+    case_cards,
+    clock_cases,
+    mark_revoked,
+    warning_list,
+)
 from metrics.settings import Settings
-from queries import facts_store, inputs
+from queries import facts_store, inputs, revocations
 from queries.audit import AuditHook
 from queries.case_sources import CaseSource, DatabaseSource, FrameSource, iter_slices
 from queries.contract import DATE_FLOOR
@@ -66,11 +74,17 @@ class JobResult:
     calendar_version: str = ""
     fallback_years: tuple[int, ...] = ()
     duration_s: float = 0.0
+    data_cutoff: dt.datetime | None = None
 
     def format(self) -> str:
         span = f"{self.months[0]:%Y-%m}..{self.months[-1]:%Y-%m}" if self.months else "-"
         lines = [f"compute {span} as of {self.as_of:%Y-%m-%d %H:%M} "
                  f"in {self.duration_s:.1f}s (run {self.run_id[:8]})"]
+        if self.data_cutoff is not None:
+            lines.append(f"  data cut-off {self.data_cutoff:%Y-%m-%d %H:%M}"
+                         + ("  (warning: the as-of time is after it — open cases and pending "
+                            "deadlines are judged on days the data do not cover)"
+                            if self.as_of > self.data_cutoff else ""))
         lines += [f"  {k}: {v:,} rows" for k, v in self.written.items()]
         if self.fallback_years:
             lines.append(f"  warning: calendar years {list(self.fallback_years)} counted "
@@ -146,10 +160,12 @@ def compute_source(
     settings: Settings,
     calendar: WorkCalendar,
     months_per_slice: int = 0,
+    revoked: Sequence[str] = (),
 ) -> tuple[dict[str, pl.DataFrame], dict[str, int]]:
     """Every fact frame for `months`, reading `source` one slice of cases at a time.
 
-    `months_per_slice` = 0 reads everything as one slice. Returns the frames and the number of
+    `months_per_slice` = 0 reads everything as one slice. `revoked`: ids of cards an appeal
+    decision revoked (queries.revocations), marked revoked before the card counts. Returns the frames and the number of
     input rows read per table. Slicing changes nothing in the result: facts are sums over cases
     and are summed over slices; bundle heads and the 营商环境 chains, which span slices, are
     read whole (queries.case_sources).
@@ -172,7 +188,7 @@ def compute_source(
         for name in lists:
             lists[name].append(part[name])
     out: dict[str, pl.DataFrame] = {k: v for k, v in totals.items() if v is not None}
-    out["cards"] = pl.concat(lists["cards"], how="vertical_relaxed")
+    out["cards"] = mark_revoked(pl.concat(lists["cards"], how="vertical_relaxed"), revoked)
     out["warnings"] = pl.concat(lists["warnings"], how="vertical_relaxed")
     out["catalogue_facts"] = catalogue.catalogue_facts(
         ref["items"].lazy(), as_of.date().replace(day=1)).collect()
@@ -197,22 +213,35 @@ def compute_frames(
     settings: Settings,
     calendar: WorkCalendar,
     months_per_slice: int = 0,
+    revoked: Sequence[str] = (),
 ) -> dict[str, pl.DataFrame]:
     """Every fact frame for `months` from in-memory contract tables (no database)."""
     frames, _ = compute_source(FrameSource(tables), months, as_of, settings, calendar,
-                               months_per_slice)
+                               months_per_slice, revoked)
     return frames
 
 
-def load_inputs(engine: Engine, window: tuple[dt.date, dt.date] | None) -> dict[str, pl.DataFrame]:
+def load_inputs(engine: Engine, window: tuple[dt.date, dt.date] | None,
+                rectify_days: int = 15) -> dict[str, pl.DataFrame]:
     cases = inputs.read_cases(engine, window)
+    reviews = inputs.read_reviews(engine, window, rectify_days)
+    if window:
+        # Each review takes its case's item, as in a full run — also an older 差评 carding in
+        # the window whose case is outside the window's cases (looked up by key).
+        known = cases.select("case_id", "item_code")
+        missing = reviews.filter(pl.col("case_id").is_not_null()
+                                 & ~pl.col("case_id").is_in(known["case_id"].implode()))
+        items = pl.concat([known, inputs.case_items(
+            engine, missing["case_id"].unique().sort().to_list())])
+        reviews = reviews.join(items, on="case_id", how="left", maintain_order="left"
+                               ).with_columns(pl.col("item_code").fill_null(""))
     return {
         "regions": inputs.read_table(engine, "regions"),
         "agencies": inputs.read_table(engine, "agencies"),
         "items": inputs.read_table(engine, "items"),
         "cases": cases,
         "suspensions": inputs.read_suspensions(engine, cases["case_id"] if window else None),
-        "reviews": inputs.read_reviews(engine, window),
+        "reviews": reviews,
     }
 
 
@@ -225,10 +254,15 @@ def run_compute(
 ) -> JobResult:
     """Recompute `months` (None: every month with data) and replace them atomically.
 
+    `as_of` defaults to min(now, the data cut-off) (`facts_store.default_as_of`): metrics whose
+    deadline falls after the cut-off (差评 rectification and call-back, open-case cards) then
+    count only what was due by it. The run records the cut-off beside its as-of time.
+
     `audit` (queries.audit.hook) writes the run's audit row inside the transaction that replaces
     the facts, so the facts and their record commit or roll back together."""
     settings = settings or Settings()
-    as_of = as_of or dt.datetime.now().replace(microsecond=0)
+    cutoff = facts_store.data_cutoff(engine)
+    as_of = as_of or facts_store.default_as_of(cutoff)
     if months is None:
         bounds = inputs.case_month_bounds(engine)
         if bounds is None:
@@ -247,7 +281,7 @@ def run_compute(
     facts_store.start_run(engine, dict(
         run_id=run_id, started_at=started, as_of=as_of,
         months=f"{months[0]:%Y-%m}..{months[-1]:%Y-%m}", status="running",
-        settings_hash=settings.digest(), settings=settings.as_dict(),
+        settings_hash=settings.digest(), settings=settings.as_dict(), data_cutoff=cutoff,
     ))
     try:
         if window is None:
@@ -257,7 +291,7 @@ def run_compute(
             bounds = source.key_month_bounds()
             lo = bounds[0] if bounds else None
         else:
-            tables = load_inputs(engine, window)
+            tables = load_inputs(engine, window, settings.rectify_days)
             source, slice_months = FrameSource(tables), 0
             first = tables["cases"]["submitted_at"].min() if tables["cases"].height else None
             lo = max(first.date(), DATE_FLOOR) if first else None  # never expand from year 0024
@@ -267,13 +301,16 @@ def run_compute(
         calendar.cover(span_start, span_end)
         fallback = calendar.fallback_years_between(span_start, as_of.date())
         frames, input_rows = compute_source(source, months, as_of, settings, calendar,
-                                            slice_months)
+                                            slice_months, revocations.revoked_ids(engine))
+        # The catalogue is valid at the data's cut-off: its snapshot is that month's, and
+        # holds for the months after it until the next snapshot (metrics.query._catalogue).
+        snapshot = min(as_of, cutoff or as_of).date().replace(day=1)
         written = facts_store.replace_months(
             engine, months,
             {k: frames[k] for k in facts_store.MONTHLY_TABLES},
             frames["warnings"] if as_of.date().replace(day=1) >= months[-1] else None,
-            (as_of.date().replace(day=1), frames["catalogue_facts"]),
-            audit=audit,
+            (snapshot, frames["catalogue_facts"].with_columns(pl.lit(snapshot).alias("month"))),
+            audit=audit, card_facts_of=lambda rows: card_facts(rows.lazy()).collect(),
         )
     except Exception as exc:
         facts_store.finish_run(engine, run_id, status="failed", finished_at=dt.datetime.now(),
@@ -284,7 +321,7 @@ def run_compute(
         run_id, months, as_of, frames,
         input_rows=input_rows,
         written=written, calendar_version=calendar.version, fallback_years=fallback,
-        duration_s=time.perf_counter() - t0,
+        duration_s=time.perf_counter() - t0, data_cutoff=cutoff,
     )
     facts_store.finish_run(
         engine, run_id, status="ok", finished_at=dt.datetime.now(),

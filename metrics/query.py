@@ -6,11 +6,13 @@ rows in scope (never a mean of rates) and a zero denominator is "no data" (null)
 
 Definitions chosen here (also on the definitions page):
 
-- Grains. `city`: everything in scope as one row, labelled with the filter's region (or the
-  root of the region tree). `region`: the direct children of the filter's region (default the
-  root city — so the counties), each child's whole subtree rolled up (a town-level agency counts
-  for its county); agencies attached to the base region itself (city departments) form one more
-  row keyed by the base region, named "…本级". `agency`, `item`, `channel`: the fact key.
+- Grains. `city`: everything in scope as one row, labelled with the filter's region, or
+  without one with the city: the tree's root, walked down past single-child levels that hold
+  no agency of their own (the demo's province 330000 above its one city 331200). `region`: the
+  direct children of that base region (so the counties), each child's whole subtree rolled up
+  (a town-level agency counts for its county); agencies attached to the base region itself
+  (city departments) form one more row keyed by the base region, named "…本级". With a
+  `level`, the region grain lists every region of that level instead (no 本级 row). `agency`, `item`, `channel`: the fact key.
   `sector`: the agency's sector (the item's sector for catalogue metrics).
 - Periods. `month`; `quarter` and `year` are whole calendar periods (every month of a period
   that intersects the range is summed, so periods stay comparable); `r12` is the 12 months
@@ -20,17 +22,32 @@ Definitions chosen here (also on the definitions page):
 - `mom` / `yoy`: value − value of the previous period (previous month / quarter / year /
   rolling window ending a month earlier) and of the same period a year before; `mom_rel` /
   `yoy_rel` the relative change. Null when either side has no data.
-- Quantiles (`used_days_hist:q`): the smallest used_wd whose cumulative count reaches q × total,
-  compared exactly in rationals — the "inverted CDF" definition, exact at any roll-up because
-  the histogram is additive. denominator = the number of completed cases behind it.
+- Quantiles (`used_days_hist:q`, metrics.md §1): the median (q = 0.5) is the middle value, and
+  for an even count the mean of the two middle values (Excel's MEDIAN); any other q is the
+  nearest-rank value, the smallest used_wd whose cumulative count reaches q × total, compared
+  exactly in rationals (P90 of 10 cases is the 9th value). Both are exact at any roll-up
+  because the histogram is additive. denominator = the number of completed cases behind it.
 - Coverage (`review_coverage_rate`): agencies with cases (accepted or completed > 0) that have
   ≥ 1 valid review, over agencies with cases, within the grain cell and period; numerator is
   restricted to agencies with cases so the share never exceeds 1.
 - Index metrics (`be:<indicator>`): `be_scores.value` (the index for be_index, falling back to
   its score) at the city and region grains only; the latest month of the period; denominator
   = n. Other grains, or a sector/item/channel/agency filter, give no rows.
+- As-of time and data cut-off: the facts are measured as of the job run's as-of time, by
+  default min(now, the data cut-off — where the imported extract stops), so deadlines after
+  the cut-off (差评 rectification and call-back, open cases' cards) count only what was due by
+  then; pages, exports and bulletins state both (docs/numbers.md).
+- Precision: ratios are formed here from integer sums (exact inputs, one division); the only
+  stored floats, the 营商环境 rows, are summed in fixed point and rounded to 6 decimals, so
+  reruns on the same data are bit-identical; bulletin hashes take floats at 12 significant
+  digits.
+- Day units: used days follow each case's limit unit (working or natural days); labels say
+  工作日, 自然日 or 天（按各事项时限单位） after the cases in view (case_facts.completed_natural).
 - Catalogue metrics: grains city / item / sector only, and no rows when the filter narrows
-  agencies or channels (the catalogue is not per agency).
+  agencies or channels (the catalogue is not per agency). A snapshot is stamped with the month
+  of the data cut-off of the job run that took it and stands for every later month until the
+  next snapshot; months before the first snapshot take the first one (the earliest catalogue
+  known), so every month offered has them.
 """
 
 from __future__ import annotations
@@ -48,6 +65,7 @@ from sqlalchemy.engine import Engine
 
 from metrics.registry import MEASURE_BY_ID, METRIC_BY_ID, METRICS, Metric
 from queries import extracts
+from queries.contract import REGION_LEVELS
 from queries.errors import XiaonengError
 from queries.extracts import Filters, Part, add_months, month_start
 
@@ -129,18 +147,24 @@ def _check(name: str, value: str, allowed: Sequence[str]) -> None:
 class _Tree:
     names: dict[str, str]
     children: dict[str | None, list[str]]
+    levels: dict[str, str] = dataclasses.field(default_factory=dict)
+    staffed: frozenset[str] = frozenset()  # regions with agencies of their own
 
     @classmethod
     def load(cls, engine: Engine) -> _Tree:
         regions = extracts.load_regions(engine)
         codes = set(regions["region_code"].to_list())
         names: dict[str, str] = {}
+        levels: dict[str, str] = {}
         children: dict[str | None, list[str]] = {}
-        for code, name, parent in regions.select("region_code", "name", "parent_code").iter_rows():
+        for code, name, parent, level in regions.select(
+                "region_code", "name", "parent_code", "level").iter_rows():
             names[code] = name
+            levels[code] = level
             # a parent missing from the table makes the region a root
             children.setdefault(parent if parent in codes else None, []).append(code)
-        return cls(names, children)
+        staffed = frozenset(extracts.load_agencies(engine)["region_code"].drop_nulls())
+        return cls(names, children, levels, staffed)
 
     def subtree(self, code: str) -> list[str]:
         """The region and all its descendants."""
@@ -149,6 +173,25 @@ class _Tree:
     @property
     def roots(self) -> list[str]:
         return sorted(self.children.get(None, []))
+
+    def top_chain(self) -> list[str]:
+        """The single root and the single-child regions below it, down to the first region
+        that has several children or agencies of its own: [330000 浙江省, 331200 越川市] in the
+        demo. The last is "the city" that an unfiltered view is about; the ones above it hold
+        nothing of their own, so filtering on any of them is the whole tree."""
+        roots = self.roots
+        if len(roots) != 1:
+            return []
+        chain = [roots[0]]
+        while (len(self.children.get(chain[-1], [])) == 1 and chain[-1] not in self.staffed):
+            chain.append(self.children[chain[-1]][0])
+        return chain
+
+    def of_level(self, level: str, within: list[str] | None) -> list[str]:
+        """Regions of `level` (inside `within`, a subtree, when given), sorted."""
+        inside = set(within) if within is not None else None
+        return sorted(c for c, lv in self.levels.items()
+                      if lv == level and (inside is None or c in inside))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,32 +204,44 @@ class _Resolved:
     units: dict[str, list[str]]  # region unit → its region codes (region grain)
     unit_names: dict[str, str]
     names: dict[str, str]
-    whole_tree: bool  # True when the region filter is absent or is the only root
+    whole_tree: bool  # True when the region filter covers the whole tree
+    own_unit: str | None = None  # the unit of the base's own agencies ("…本级"), if listed
 
 
-def _resolve(engine: Engine, filters: Filters, tree: _Tree | None = None) -> _Resolved:
+def _resolve(engine: Engine, filters: Filters, tree: _Tree | None = None,
+             level: str | None = None) -> _Resolved:
+    """Resolve the region filter; `level` (region grain): every region of that level instead
+    of the base's children (the base's own agencies then belong to no unit)."""
     tree = tree or _Tree.load(engine)
+    chain = tree.top_chain()
     if filters.region_code is not None:
         base: str | None = filters.region_code
         region_codes: list[str] | None = tree.subtree(filters.region_code)
     else:
-        roots = tree.roots
-        base = roots[0] if len(roots) == 1 else None
+        base = chain[-1] if chain else None
         region_codes = None
     units: dict[str, list[str]] = {}
     unit_names: dict[str, str] = {}
-    if base is not None:
+    own_unit: str | None = None
+    if level is not None:
+        _check("level", level, REGION_LEVELS)
+        for code in tree.of_level(level, region_codes):
+            units[code] = tree.subtree(code)
+            unit_names[code] = tree.names.get(code, code)
+    elif base is not None:
         for child in sorted(tree.children.get(base, [])):
             units[child] = tree.subtree(child)
             unit_names[child] = tree.names.get(child, child)
         units[base] = [base]  # the base region's own agencies (e.g. city departments)
         unit_names[base] = f"{tree.names.get(base, base)}本级"
+        own_unit = base
     else:  # several roots and no region filter: each root's subtree is a unit
         for root in tree.roots:
             units[root] = tree.subtree(root)
             unit_names[root] = tree.names.get(root, root)
-    whole_tree = filters.region_code is None or tree.roots == [filters.region_code]
-    return _Resolved(filters, region_codes, base, units, unit_names, tree.names, whole_tree)
+    whole_tree = filters.region_code is None or filters.region_code in chain
+    return _Resolved(filters, region_codes, base, units, unit_names, tree.names, whole_tree,
+                     own_unit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,6 +408,7 @@ def metric_values(
     filters: Filters,
     grain: Grain = "city",
     period: Period = "month",
+    level: str | None = None,
 ) -> pl.DataFrame:
     """Values of the given metrics (all when None) per period and grain key.
 
@@ -361,11 +417,16 @@ def metric_values(
     name columns (`grain_columns`), metric_id, numerator, denominator, value, ci_low, ci_high
     (Wilson 95% for shares, else null), mom, yoy, mom_rel, yoy_rel. Only grain keys with fact
     rows in a period appear. Sorted by metric (registry order), period, key.
+
+    `level` (region grain only): one row per region of that level (county, town …) under the
+    filter's region, each its whole subtree, instead of the base region's children.
     """
     _check("grain", grain, GRAINS)
     _check("period", period, PERIODS)
+    if level is not None and grain != "region":
+        raise XiaonengError(f"a region level applies to the region grain, not {grain!r}")
     ids = validate_metric_ids(metric_ids)
-    res = _resolve(engine, filters)
+    res = _resolve(engine, filters, level=level)
     rng = _fetch_range(filters, period)
     keys = _key_columns(grain)
     mets = [METRIC_BY_ID[i] for i in ids if _applicable(METRIC_BY_ID[i], grain, filters, res)]
@@ -384,8 +445,7 @@ def metric_values(
     for table, measures in per_table.items():
         if table == "catalogue_facts":
             ckeys = {"city": [], "item": ["item_code"], "sector": ["sector"]}[grain]
-            reads[table] = functools.partial(extracts.catalogue_sums, engine, measures, rng[0],
-                                             rng[1], filters, ckeys)
+            reads[table] = functools.partial(_catalogue, engine, measures, rng, filters, ckeys)
         else:
             reads[table] = functools.partial(_fetch, engine, table, measures, grain, res, rng)
     kinds = {met.kind for met in mets}
@@ -481,16 +541,25 @@ def _additive(met: Metric, rolled: dict[str, pl.DataFrame], keys: list[str]) -> 
 
 
 def weighted_quantile(values: pl.Expr, counts: pl.Expr, q: str) -> pl.Expr:
-    """Smallest value whose cumulative count reaches q × total (values sorted ascending).
+    """The q-quantile of a histogram as metrics.md §1 defines it (values sorted ascending).
 
+    q = 0.5: the median, the mean of the two middle values for an even count (Excel's MEDIAN):
+    the lower middle value is the first whose cumulative count reaches half the total
+    (2·cum ≥ N), the upper the first that passes it (2·cum > N); for an odd N they coincide.
+    Any other q: nearest rank, the smallest value whose cumulative count reaches q × total.
     Compared in integers (q as an exact fraction) so that, e.g., the 0.9 quantile of 10 cases
-    is the 9th value, never the 10th through a rounding error. Use inside a group_by over rows
-    sorted by value.
+    is the 9th value, never the 10th through a rounding error. Use inside a group_by (or a
+    select) over rows sorted by value; the result is a float.
     """
     fr = Fraction(q)
     cum = counts.cum_sum()
-    reached = cum * fr.denominator >= counts.sum() * fr.numerator
-    return values.filter(reached).first()
+    total = counts.sum()
+    if fr == Fraction(1, 2):
+        lower = values.filter(cum * 2 >= total).first()
+        upper = values.filter(cum * 2 > total).first()
+        return (lower.cast(pl.Float64) + upper.cast(pl.Float64)) / 2
+    reached = cum * fr.denominator >= total * fr.numerator
+    return values.filter(reached).first().cast(pl.Float64)
 
 
 def _quantile(hist: pl.DataFrame, met: Metric, keys: list[str], period: str) -> pl.DataFrame:
@@ -528,6 +597,41 @@ def _coverage(cases: pl.DataFrame, revs: pl.DataFrame, met: Metric, keys: list[s
     )
 
 
+def snapshot_for(months: Sequence[dt.date], snapshots: Sequence[dt.date]) -> dict[dt.date, dt.date]:
+    """month → the catalogue snapshot that stands for it: the latest taken at or before the
+    month, else (months before the first snapshot) the first one, the earliest catalogue known.
+    """
+    snaps = sorted(snapshots)
+    out: dict[dt.date, dt.date] = {}
+    for m in months:
+        before = [s for s in snaps if s <= m]
+        out[m] = before[-1] if before else snaps[0]
+    return out
+
+
+def _catalogue(engine: Engine, measures: list[str], rng: tuple[dt.date, dt.date],
+               filters: Filters, keys: list[str]) -> pl.DataFrame:
+    """Catalogue sums for every month of `rng`, each from the snapshot that stands for it.
+
+    A snapshot is taken at the data cut-off of a job run and holds until the next one
+    (`snapshot_for`), so every month the pages offer has the catalogue metrics.
+    """
+    snaps = extracts.catalogue_months(engine)
+    if not snaps:
+        return extracts.catalogue_sums(engine, measures, rng[0], rng[1], filters, keys)
+    months, m = [], rng[0]
+    while m <= rng[1]:
+        months.append(m)
+        m = add_months(m, 1)
+    use = snapshot_for(months, snaps)
+    needed = sorted(set(use.values()))
+    df = extracts.catalogue_sums(engine, measures, needed[0], needed[-1], filters, keys)
+    months_of = pl.DataFrame({"month": list(use), "__snap": list(use.values())},
+                             schema={"month": pl.Date, "__snap": pl.Date})
+    return months_of.join(df.rename({"month": "__snap"}), on="__snap", how="inner").drop(
+        "__snap").select(df.columns)
+
+
 def _index(engine, met, grain, res, rng, period) -> pl.DataFrame:
     indicator = met.numerator[0].split(":", 1)[1]
     if grain == "city":
@@ -537,7 +641,7 @@ def _index(engine, met, grain, res, rng, period) -> pl.DataFrame:
                                         "denominator": pl.Float64(), "value": pl.Float64()})
         regions = {res.base: res.base}
     else:
-        regions = {u: u for u in res.units if u != res.base}
+        regions = {u: u for u in res.units if u != res.own_unit}
     df = extracts.be_rows(engine, [indicator], rng[0], rng[1], list(regions))
     df = _assign_periods(df, period).with_columns(
         pl.col("month").max().over("period_end", "region_code").alias("__last")

@@ -69,6 +69,9 @@ class Metric:
     source: str = ""
     target: Target | None = None
     settings: tuple[str, ...] = ()  # settings that shape this metric
+    # Days counted on each case's own clock (metrics.md §1): working days, or natural days for
+    # natural-day items, so the unit shown is that of the cases in view, not `unit`.
+    unit_follows_cases: bool = False
 
     @property
     def is_share(self) -> bool:
@@ -141,6 +144,9 @@ MEASURES: tuple[Measure, ...] = (
     _m("completed_actively_reviewed", CF, "实际评价办结件数", "completed and actively reviewed",
        COMP, "completed cases with at least one valid active review (not a system default "
              "rating)"),
+    _m("completed_natural", CF, "自然日时限办结件数", "completed with natural-day limits",
+       COMP, "completed cases whose limits count natural days (limit_unit = natural): the "
+             "day unit of used-time labels"),
     _m("case_report_known", CF, "汇聚时间已知办件数", "cases with reported_at", COMP,
        "completed cases with reported_at not null"),
     _m("case_report_timely", CF, "及时汇聚办件数", "cases reported in time", COMP,
@@ -161,8 +167,12 @@ MEASURES: tuple[Measure, ...] = (
     _m("active", RF, "主动评价数", "active reviews", RATED, "valid reviews with active"),
     _m("bad_real_name", RF, "实名差评数", "real-name bad reviews", RATED,
        "valid bad reviews with real_name"),
+    _m("bad_callback_due", RF, "回访期限已到实名差评数",
+       "real-name bad reviews past their call-back deadline", RATED,
+       "valid real-name bad reviews whose callback_days deadline is on or before the as-of "
+       "date"),
     _m("bad_callback_timely", RF, "差评按时回访数", "bad reviews called back in time", RATED,
-       "real-name bad reviews called back within callback_days working days"),
+       "of those, called back within callback_days working days"),
     _m("bad_rect_due", RF, "整改期限已到差评数", "bad reviews past their rectification deadline",
        RATED, "valid bad reviews whose rectify_days deadline is on or before the as-of date"),
     _m("bad_rect_timely", RF, "差评按期整改数", "bad reviews rectified in time", RATED,
@@ -177,6 +187,10 @@ MEASURES: tuple[Measure, ...] = (
     _m("red_cards", KF, "红牌数", "red cards", ISSUE, "red cards issued in the month"),
     _m("revoked_cards", KF, "撤销牌数", "revoked cards", ISSUE,
        "cards issued in the month and revoked (申诉成立)"),
+    _m("yellow_cards_net", KF, "净黄牌数", "yellow cards (net)", ISSUE,
+       "yellow cards issued in the month and not revoked"),
+    _m("red_cards_net", KF, "净红牌数", "red cards (net)", ISSUE,
+       "red cards issued in the month and not revoked"),
     _m("items", GF, "事项数", "items", SNAP, "items in the catalogue"),
     _m("online_capable_items", GF, "网上可办事项数", "online-capable items", SNAP,
        "items with online_depth ≥ 2"),
@@ -253,21 +267,27 @@ METRICS: tuple[Metric, ...] = (
            ("completed_same_day",), ("completed",), unit="%", fmt="pct",
            definition_zh="用时为0个工作日的办结件数 / 办结件数",
            definition_en="Completed with used_wd = 0 / completed.", source=LAW),
-    Metric("avg_used_days", "平均办结用时", "Average working days used", "timeliness", "ratio",
+    Metric("avg_used_days", "平均办结用时", "Average time used", "timeliness", "ratio",
            ("used_wd_sum",), ("completed",), unit="工作日", unit_en="working days",
            direction="lower", fmt="days",
-           definition_zh="Σ实际用时（工作日，扣除挂起）/ 办结件数",
-           definition_en="Σ used_wd / completed.", source=LAW),
-    Metric("median_used_days", "办结用时中位数", "Median working days used", "timeliness",
+           definition_zh="Σ实际用时（按事项时限单位计的工作日或自然日，扣除挂起）/ 办结件数",
+           definition_en="Σ used days (working days, or calendar days for natural-day items; "
+                         "suspensions excluded) / completed.", source=LAW,
+           unit_follows_cases=True),
+    Metric("median_used_days", "办结用时中位数", "Median time used", "timeliness",
            "quantile", ("used_days_hist:0.5",), unit="工作日", unit_en="working days",
-           direction="lower", fmt="days",
-           definition_zh="办结用时直方图的中位数（任意汇总层级精确）",
-           definition_en="Median of the used-working-days histogram (exact at any roll-up).",
+           direction="lower", fmt="days", unit_follows_cases=True,
+           definition_zh="办结用时的中位数：居中的值，件数为偶数时取中间两个值的平均（同 Excel MEDIAN），"
+                         "由用时直方图计算，任意汇总层级精确",
+           definition_en="Median of the used days: the middle value, for an even count the mean "
+                         "of the two middle values (as Excel's MEDIAN); computed from the "
+                         "histogram, exact at any roll-up.",
            source=LAW),
-    Metric("p90_used_days", "办结用时P90", "P90 working days used", "timeliness", "quantile",
+    Metric("p90_used_days", "办结用时P90", "P90 time used", "timeliness", "quantile",
            ("used_days_hist:0.9",), unit="工作日", unit_en="working days", direction="lower",
-           fmt="days", definition_zh="办结用时直方图的第90百分位数",
-           definition_en="90th percentile of the used-working-days histogram.", source=LAW),
+           fmt="days", unit_follows_cases=True, definition_zh="办结用时的第90百分位数（最近秩法：至少90%的办件不超过该值的最小用时）",
+           definition_en="90th percentile of the used days, nearest rank: the smallest value "
+                         "with at least 90 % of the cases at or below it.", source=LAW),
     Metric("overdue", "超期件", "Overdue cases", "timeliness", "count",
            ("completed_overdue", "overdue_open_eom"), unit="件", unit_en="cases",
            direction="lower", fmt="int",
@@ -355,13 +375,15 @@ METRICS: tuple[Metric, ...] = (
            settings=("warn_days", "warn_share")),
     Metric("yellow_cards", "黄牌", "Yellow cards", "cards", "count", ("yellow_cards",),
            unit="张", unit_en="cards", direction="lower", fmt="int",
-           definition_zh="用时超过承诺时限（无承诺用法定）的办件，按发牌日期归月；差评逾期未整改亦发黄牌",
+           definition_zh="用时超过承诺时限（无承诺用法定）的办件，按发牌日期归月；差评逾期未整改亦发黄牌"
+                         "（毛数，含申诉成立撤销的牌）",
            definition_en="Cases whose used_wd exceeded the deadline days, by month of issue; "
                          "bad reviews not rectified within rectify_days also earn one.",
            source=SUPERVISE, settings=("rectify_days",)),
     Metric("red_cards", "红牌", "Red cards", "cards", "count", ("red_cards",), unit="张",
            unit_en="cards", direction="lower", fmt="int",
-           definition_zh="用时超过 min(法定时限, 时限+red_grace_days) 的办件，按发牌日期归月",
+           definition_zh="用时超过 min(法定时限, 时限+red_grace_days) 的办件，按发牌日期归月"
+                         "（毛数，含申诉成立撤销的牌）",
            definition_en="Cases whose used_wd exceeded min(statutory, deadline + "
                          "red_grace_days), by month of issue.", source=SUPERVISE,
            settings=("red_grace_days",)),
@@ -370,6 +392,16 @@ METRICS: tuple[Metric, ...] = (
            definition_zh="因申诉成立撤销的牌（毛数与净数分别报告）",
            definition_en="Cards revoked because the appeal was upheld (gross and net both "
                          "reported).", source=SUPERVISE),
+    Metric("net_yellow_cards", "黄牌（净）", "Yellow cards (net)", "cards", "count",
+           ("yellow_cards_net",), unit="张", unit_en="cards", direction="lower", fmt="int",
+           definition_zh="按发牌日期归月的黄牌数，扣除申诉成立撤销的牌",
+           definition_en="Yellow cards by month of issue, less those revoked on appeal.",
+           source=SUPERVISE, settings=("rectify_days",)),
+    Metric("net_red_cards", "红牌（净）", "Red cards (net)", "cards", "count",
+           ("red_cards_net",), unit="张", unit_en="cards", direction="lower", fmt="int",
+           definition_zh="按发牌日期归月的红牌数，扣除申诉成立撤销的牌",
+           definition_en="Red cards by month of issue, less those revoked on appeal.",
+           source=SUPERVISE, settings=("red_grace_days",)),
     # §7 reviews
     Metric("reviews", "评价量", "Reviews", "reviews", "count", ("reviews_valid",), unit="条",
            unit_en="reviews", direction="neutral", fmt="int",
@@ -414,10 +446,12 @@ METRICS: tuple[Metric, ...] = (
            definition_en="Agencies (or items) with ≥ 1 valid review / agencies (or items) with "
                          "cases.", source=HCP),
     Metric("bad_review_callback_rate", "差评回访率", "Bad-review call-back rate", "reviews",
-           "share", ("bad_callback_timely",), ("bad_real_name",), unit="%", fmt="pct",
-           definition_zh="callback_days 个工作日内回访的实名差评数 / 实名差评数",
+           "share", ("bad_callback_timely",), ("bad_callback_due",), unit="%", fmt="pct",
+           definition_zh="callback_days 个工作日内回访的实名差评数 / 回访期限已到的实名差评数"
+                         "（截至计算时点尚未到期的差评不计入）",
            definition_en="Real-name bad reviews called back within callback_days / real-name "
-                         "bad reviews.", source=HCP + "; 浙江 1 working day",
+                         "bad reviews whose call-back deadline has passed by the as-of time.",
+           source=HCP + "; 浙江 1 working day",
            target=Target(">=", 1.0, "好差评 rules"), settings=("callback_days",)),
     Metric("bad_review_rectified_rate", "差评按期整改率", "Bad reviews rectified in time",
            "reviews", "share", ("bad_rect_timely",), ("bad_rect_due",), unit="%", fmt="pct",
@@ -437,14 +471,14 @@ METRICS: tuple[Metric, ...] = (
     Metric("startup_days", "开办企业用时", "Business start-up time", "business_env", "index",
            ("be:startup_days",), unit="工作日", unit_en="working days", direction="lower",
            fmt="days",
-           definition_zh="企业开办一件事从首件受理到末件办结的工作日数，取中位数",
+           definition_zh="企业开办一件事从首件受理到末件办结的工作日数，取中位数（偶数个时取中间两个值的平均）",
            definition_en="Working days from the first acceptance to the last completion of "
                          "each business_startup bundle, median over bundles.", source=DB,
            target=Target("<=", 5, "county reform plan 2018")),
     Metric("construction_days", "工程建设项目审批用时", "Construction permit time",
            "business_env", "index", ("be:construction_days",), unit="工作日",
            unit_en="working days", direction="lower", fmt="days",
-           definition_zh="同一项目代码的工程建设审批链从首件受理到末件办结的工作日数，取中位数",
+           definition_zh="同一项目代码的工程建设审批链从首件受理到末件办结的工作日数，取中位数（偶数个时取中间两个值的平均）",
            definition_en="Same over construction_permit chains (project_code), median.",
            source=DB + "; 国办发〔2019〕11号",
            target=Target("<=", 120, "国办发〔2019〕11号")),

@@ -165,7 +165,10 @@ def review_facts(
     score = pl.col("level").replace_strict(scale, default=0, return_dtype=INT)
     callback_in_time = (pl.col("__ord_cb") - pl.col("__ord_r")) <= settings.callback_days
     report_in_time = (pl.col("__ord_rep") - pl.col("__ord_r")) <= settings.report_lag_days
+    # A deadline counts once the as-of date has reached it: 差评 rated just before the data's
+    # cut-off are not yet due and stay out of both rates (metrics.md §7, "deadline has passed").
     rect_due = pl.col("__ord_asof") >= pl.col("__deadline_ord")
+    callback_due = pl.col("__ord_asof") >= pl.col("__ord_r") + settings.callback_days
 
     measures: dict[str, pl.Expr] = {
         "reviews_valid": valid,
@@ -176,12 +179,13 @@ def review_facts(
         "score_sum": pl.when(valid).then(score).otherwise(0),
         "active": valid & pl.col("active").fill_null(False),
         "bad_real_name": real_name_bad,
-        "bad_callback_timely": real_name_bad & callback_in_time,
+        "bad_callback_timely": real_name_bad & callback_due & callback_in_time,
         "bad_rect_due": bad & rect_due,
         "bad_rect_timely": bad & rect_due & pl.col("__rect_in_time"),
         "bad_open": bad & ~pl.col("__rectified"),
         "review_report_known": valid & pl.col("reported_at").is_not_null(),
         "review_report_timely": valid & report_in_time,
+        "bad_callback_due": real_name_bad & callback_due,
     }
     assert tuple(measures) == REVIEW_MEASURES, "review measures drifted from queries.schema"
     return rows.group_by(*GRAIN).agg(

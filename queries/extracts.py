@@ -356,6 +356,14 @@ def catalogue_sums(
         return _frame(conn.execute(stmt).all(), schema_)
 
 
+def catalogue_months(engine: Engine | Connection) -> list[dt.date]:
+    """The months catalogue snapshots are stored for, ascending (a handful)."""
+    t = schema.catalogue_facts
+    with _connect(engine) as conn:
+        rows = conn.execute(sa.select(t.c.month).distinct().order_by(t.c.month)).scalars().all()
+    return [r if isinstance(r, dt.date) else dt.date.fromisoformat(str(r)[:10]) for r in rows]
+
+
 def be_rows(
     engine: Engine | Connection,
     indicators: Sequence[str],

@@ -9,6 +9,7 @@ written in that same transaction, so a job run is on record exactly when its fac
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -49,6 +50,45 @@ def _insert(conn: Connection, table: sa.Table, df: pl.DataFrame) -> int:
     return df.height
 
 
+# Card ids per statement when looking for cards that moved months (well under SQLite's limit
+# on bound parameters).
+_ID_CHUNK = 500
+
+
+def _drop_moved_cards(conn: Connection, cards: pl.DataFrame) -> list[dt.date]:
+    """Delete stored cards (of other months) whose id is among the new `cards`; their months.
+
+    A card's id is its case (or review) and rule, stable across settings; its month is the month
+    of issue, which a settings change can move (red_grace_days 3 → 2 issues a red card a day
+    earlier, perhaps in the month before). Recomputing one month must then take the card out of
+    the month that held it, instead of failing on the duplicate id.
+    """
+    k = schema.cards
+    ids = cards["card_id"].to_list()
+    moved: set[dt.date] = set()
+    for i in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[i:i + _ID_CHUNK]
+        months = conn.execute(
+            sa.select(k.c.month).where(k.c.card_id.in_(chunk)).distinct()).scalars().all()
+        if months:
+            moved.update(m if isinstance(m, dt.date) else dt.date.fromisoformat(str(m)[:10])
+                         for m in months)
+            conn.execute(k.delete().where(k.c.card_id.in_(chunk)))
+    return sorted(moved)
+
+
+def _refresh_card_facts(conn: Connection, months: list[dt.date],
+                        card_facts_of: Callable[[pl.DataFrame], pl.DataFrame]) -> None:
+    """Rebuild card_facts of `months` from their stored cards (after cards moved out)."""
+    from queries.extracts import _select_frame
+
+    k, kf = schema.cards, schema.card_facts
+    for m in months:
+        rows = _select_frame(conn, sa.select(k).where(k.c.month == m))
+        conn.execute(kf.delete().where(kf.c.month == m))
+        _insert(conn, kf, card_facts_of(rows))
+
+
 def replace_months(
     engine: Engine,
     months: list[dt.date],
@@ -56,20 +96,32 @@ def replace_months(
     warnings: pl.DataFrame | None,
     catalogue: tuple[dt.date, pl.DataFrame] | None,
     audit: AuditHook | None = None,
+    card_facts_of: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> dict[str, int]:
     """Replace `months` in every monthly table with `frames`, in one transaction.
+
+    Cards that now belong to `months` but are stored under another month (settings changed
+    since that month was computed) are moved: deleted there, and that month's card_facts are
+    rebuilt from its remaining cards with `card_facts_of` (metrics.cards.card_facts).
 
     `audit(conn, {"ok": True, "written": {table: rows}})` is called on that transaction after
     the facts are written and before the commit: if it fails, the facts roll back with it.
     """
     written: dict[str, int] = {}
     with engine.begin() as conn:
+        moved: list[dt.date] = []
         for name in MONTHLY_TABLES:
             if name not in frames:
                 continue
             table = schema.metadata.tables[name]
             conn.execute(table.delete().where(table.c.month.in_(months)))
+            if name == "cards":
+                moved = [m for m in _drop_moved_cards(conn, frames[name]) if m not in months]
             written[name] = _insert(conn, table, frames[name])
+        if moved:
+            if card_facts_of is None:
+                raise ValueError("cards moved between months: card_facts_of is required")
+            _refresh_card_facts(conn, moved, card_facts_of)
         if warnings is not None:
             conn.execute(schema.warnings.delete())
             written["warnings"] = _insert(conn, schema.warnings, warnings)
@@ -81,6 +133,30 @@ def replace_months(
             audit(conn, {"ok": True, "written": dict(written)})
     analyze(engine, written)
     return written
+
+
+def data_cutoff(engine: Engine) -> dt.datetime | None:
+    """The cut-off of the data in the database: the latest `extracted_at` of the ok loads.
+
+    Each load records its extract's cut-off (declared, or its latest event time); the data as
+    a whole reach as far as the newest of them. None when no load recorded one (a database
+    loaded before the cut-off was kept): the job then measures as of "now", as it used to.
+    """
+    lr = schema.load_runs
+    with engine.connect() as conn:
+        value = conn.execute(
+            sa.select(sa.func.max(lr.c.extracted_at)).where(lr.c.status == "ok")
+        ).scalar_one_or_none()
+    if isinstance(value, str):  # SQLite without type affinity on an aggregate
+        value = dt.datetime.fromisoformat(value)
+    return value
+
+
+def default_as_of(cutoff: dt.datetime | None, now: dt.datetime | None = None) -> dt.datetime:
+    """min(now, the data cut-off): a log that stops on 10-31 is measured as of 10-31, so its
+    open cases and pending deadlines are not judged on days the log does not cover."""
+    now = (now or dt.datetime.now()).replace(microsecond=0)
+    return min(now, cutoff) if cutoff is not None else now
 
 
 def start_run(engine: Engine, run: dict[str, Any]) -> None:

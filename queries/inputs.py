@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Sequence
 
 import polars as pl
 import sqlalchemy as sa
@@ -113,20 +114,66 @@ def read_cases(engine: Engine, window: tuple[dt.date, dt.date] | None = None) ->
     return read_select(engine, stmt, "cases")
 
 
-def read_reviews(engine: Engine, window: tuple[dt.date, dt.date] | None = None) -> pl.DataFrame:
-    """Reviews rated in the window, plus every 差评 whose rectification could still card in it."""
+def read_reviews(
+    engine: Engine, window: tuple[dt.date, dt.date] | None = None, rectify_days: int = 15,
+) -> pl.DataFrame:
+    """Reviews rated in the window, every 差评 whose rectification could still card in it, and
+    every review of a case completed in it (参评率 and 实际评价率 count a case completed in the
+    window whatever month its review came in, so a one-month recompute must see them too).
+
+    Two statements: the first is ranges on the rating-time indexes; the second, the reviews of
+    the window's completed cases not already read, a semi-join on ix_reviews_case. One OR of
+    both would cost every index its use.
+    """
     t = schema.reviews
     stmt = sa.select(*schema.contract_columns("reviews"))
-    if window:
-        start = dt.datetime.combine(window[0], dt.time())
-        end = dt.datetime.combine(add_months(window[1], 1), dt.time())
-        # A bad review's card falls ~rectify_days after rating: look back 3 months for those.
-        lookback = dt.datetime.combine((window[0] - dt.timedelta(days=92)).replace(day=1), dt.time())
-        stmt = stmt.where(sa.or_(
-            sa.and_(t.c.rated_at >= start, t.c.rated_at < end),
-            sa.and_(t.c.level <= 2, t.c.rated_at >= lookback, t.c.rated_at < end),
-        ))
-    return read_select(engine, stmt, "reviews")
+    if not window:
+        return read_select(engine, stmt, "reviews")
+    rated = review_window(window, rectify_days)
+    start, end = _bounds(window)
+    c = schema.cases.c
+    completed_in = sa.select(c.case_id).where(c.completed_at >= start, c.completed_at < end)
+    return pl.concat([
+        read_select(engine, stmt.where(rated), "reviews"),
+        read_select(engine, stmt.where(t.c.case_id.in_(completed_in), sa.not_(rated)),
+                    "reviews"),
+    ])
+
+
+def _bounds(window: tuple[dt.date, dt.date]) -> tuple[dt.datetime, dt.datetime]:
+    """[first moment of the window, first moment after it)."""
+    return (dt.datetime.combine(window[0], dt.time()),
+            dt.datetime.combine(add_months(window[1], 1), dt.time()))
+
+
+def review_window(window: tuple[dt.date, dt.date], rectify_days: int = 15
+                  ) -> sa.ColumnElement[bool]:
+    """Reviews rated in the window, and 差评 rated early enough to card in it."""
+    t = schema.reviews
+    start, end = _bounds(window)
+    # A bad review's card falls rectify_days working days after rating: look back that far
+    # in calendar days (7/5 per working day, a month for the long holidays), at least 3
+    # months.
+    days = max(92, rectify_days * 7 // 5 + 31)
+    lookback = dt.datetime.combine((window[0] - dt.timedelta(days=days)).replace(day=1),
+                                   dt.time())
+    return sa.or_(
+        sa.and_(t.c.rated_at >= start, t.c.rated_at < end),
+        sa.and_(t.c.level <= 2, t.c.rated_at >= lookback, t.c.rated_at < end),
+    )
+
+
+def case_items(engine: Engine, case_ids: Sequence[str], chunk: int = 500) -> pl.DataFrame:
+    """case_id, item_code of the given cases (looked up by key, a few hundred at a time)."""
+    c = schema.cases.c
+    rows: list[tuple[str, str]] = []
+    ids = list(case_ids)
+    with engine.connect() as conn:
+        for i in range(0, len(ids), chunk):
+            rows += [tuple(r) for r in conn.execute(
+                sa.select(c.case_id, c.item_code).where(c.case_id.in_(ids[i:i + chunk])))]
+    return pl.DataFrame(rows, schema={"case_id": pl.String, "item_code": pl.String},
+                        orient="row")
 
 
 def read_suspensions(engine: Engine, case_ids: pl.Series | None = None) -> pl.DataFrame:

@@ -95,6 +95,9 @@ load_runs = sa.Table(
     sa.Column("error", sa.Text()),
     sa.Column("holder", sa.String(300),
               comment="host:pid:process start of the process running it (interrupted runs)"),
+    sa.Column("extracted_at", sa.DateTime(),
+              comment="the extract's data cut-off: declared (mapping, --extracted-at) or the "
+                      "latest event time loaded (migration 0009b)"),
     comment="one row per import run",
 )
 
@@ -175,8 +178,10 @@ CASE_MEASURES: tuple[str, ...] = (
     "case_report_known", "case_report_timely",
     # month-end snapshot (as of the month's last moment, or the as-of time)
     "in_progress_eom", "overdue_open_eom", "warnings_eom",
-    # completion, added by migration 0009 (a new column goes last, as ALTER TABLE puts it)
+    # completion, added by migration 0009 (new columns go last, where ALTER TABLE puts them)
     "completed_actively_reviewed",
+    # completion, migration 0009b: the day unit of the cases in view (工作日 / 自然日 labels)
+    "completed_natural",
 )
 # Measures that are a fact column summed over part of the grain, so they need no column of
 # their own: id → (column, grain column, value). Channel is part of the grain, so the cases
@@ -188,8 +193,14 @@ REVIEW_MEASURES: tuple[str, ...] = (
     "reviews_valid", "reviews_void", "good", "neutral", "bad", "score_sum", "active",
     "bad_real_name", "bad_callback_timely", "bad_rect_due", "bad_rect_timely", "bad_open",
     "review_report_known", "review_report_timely",
+    # added by migration 0009b
+    "bad_callback_due",
 )
-CARD_MEASURES: tuple[str, ...] = ("yellow_cards", "red_cards", "revoked_cards")
+CARD_MEASURES: tuple[str, ...] = (
+    "yellow_cards", "red_cards", "revoked_cards",
+    # net of revocations (申诉成立), added by migration 0009b
+    "yellow_cards_net", "red_cards_net",
+)
 CATALOGUE_MEASURES: tuple[str, ...] = (
     "items", "online_capable_items", "full_online_items", "zero_visit_items", "materials_sum",
     "materials_known", "steps_sum", "steps_known", "cat_statutory", "cat_gap",
@@ -256,6 +267,19 @@ cards = sa.Table(
     comment="红黄牌 records (metrics.md §6)",
 )
 sa.Index("ix_cards_agency_month", cards.c.agency_code, cards.c.month)
+# 申诉成立: an appeal decision revokes a card (written by queries.revocations, issue 13's 督办
+# loop); the metric job marks these cards revoked on every recompute (migration 0009b).
+card_revocations = sa.Table(
+    "card_revocations", metadata,
+    sa.Column("card_id", sa.Text(), primary_key=True,
+              comment="the revoked card (ids are stable: case or review and rule)"),
+    sa.Column("decided_on", sa.Date(), nullable=False, comment="the day the appeal was upheld"),
+    sa.Column("reason", sa.Text(), nullable=False, comment="why the appeal was upheld"),
+    sa.Column("decided_by", sa.Text(), nullable=False, comment="who decided (account)"),
+    sa.Column("appeal_ref", sa.Text(), comment="the appeal / 督办 record it came from"),
+    sa.Column("recorded_at", sa.DateTime(), nullable=False),
+    comment="cards revoked by an upheld appeal (申诉成立): gross and net card counts",
+)
 # The case lists ask "does this case have a card?" (late, overdue at month end).
 sa.Index("ix_cards_case", cards.c.case_id)
 warnings = sa.Table(
@@ -306,5 +330,8 @@ job_runs = sa.Table(
     sa.Column("error", sa.Text()),
     sa.Column("holder", sa.String(300),
               comment="host:pid:process start of the process running it (interrupted runs)"),
+    sa.Column("data_cutoff", sa.DateTime(),
+              comment="cut-off of the data the run read (latest extracted_at of the loads; "
+                      "migration 0009b)"),
     comment="one row per metric job run (provenance of every number)",
 )

@@ -23,7 +23,9 @@ from queries.extracts import Filters, add_months, month_start
 
 __all__ = [
     "bad_review_tags", "be_scores", "calendar_days", "case_detail", "cards_list", "data_version",
-    "fact_months", "freshness", "job_runs", "online_depth_counts", "overdue_cases",
+    "day_unit",
+    "fact_months", "freshness", "job_runs", "monthly_volumes", "online_depth_counts",
+    "overdue_cases",
     "quarantine_rows", "quarantine_rules",
     "rectification_status", "region_subtree", "review_levels", "used_days_histogram",
     "warnings_list",
@@ -71,7 +73,8 @@ def data_version(engine: Engine) -> str:
 
 
 def freshness(engine: Engine) -> dict[str, Any]:
-    """What every page states about its data: last job run, its as-of time, calendar fallbacks."""
+    """What every page states about its data: last job run, its as-of time and data cut-off,
+    calendar fallbacks."""
     out: dict[str, Any] = {"job": None, "load": None}
     if not _has_schema(engine):
         return out
@@ -79,7 +82,8 @@ def freshness(engine: Engine) -> dict[str, Any]:
     with engine.connect() as conn:
         job = conn.execute(
             sa.select(jr.c.run_id, jr.c.finished_at, jr.c.as_of, jr.c.months,
-                      jr.c.calendar_version, jr.c.fallback_years, jr.c.settings_hash)
+                      jr.c.calendar_version, jr.c.fallback_years, jr.c.settings_hash,
+                      jr.c.data_cutoff)
             .where(jr.c.status == "ok").order_by(jr.c.finished_at.desc()).limit(1)
         ).mappings().first()
         load = conn.execute(
@@ -108,6 +112,23 @@ def fact_months(engine: Engine) -> list[dt.date]:
     with engine.connect() as conn:
         rows = conn.execute(stmt).scalars().all()
     return [r if isinstance(r, dt.date) else dt.date.fromisoformat(str(r)[:10]) for r in rows]
+
+
+def monthly_volumes(engine: Engine, since: dt.date | None = None) -> list[tuple[dt.date, int]]:
+    """(month, cases accepted) per month with case facts, from `since` on (a range of the
+    primary key, month first: the default month needs only the latest year, not a scan of
+    every month's facts)."""
+    if not _has_schema(engine):
+        return []
+    cf = schema.case_facts
+    stmt = sa.select(cf.c.month, sa.cast(sa.func.sum(cf.c.accepted), sa.BigInteger))
+    if since is not None:
+        stmt = stmt.where(cf.c.month >= since)
+    stmt = stmt.group_by(cf.c.month).order_by(cf.c.month)
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    return [(m if isinstance(m, dt.date) else dt.date.fromisoformat(str(m)[:10]), int(n or 0))
+            for m, n in rows]
 
 
 def job_runs(engine: Engine, limit: int = 50) -> pl.DataFrame:
@@ -318,6 +339,24 @@ def used_days_histogram(
                             month_start(filters.month_to), filters, region_codes, (),
                             with_used_wd=True)
     return df.group_by("used_wd").agg(pl.col("n").sum()).sort("used_wd")
+
+
+def day_unit(
+    engine: Engine, filters: Filters, region_codes: Sequence[str] | None
+) -> str | None:
+    """The day unit of the cases completed in view: "working", "natural" or "mixed".
+
+    Used times are counted on each case's clock (metrics.md §1): working days, or every day for
+    natural-day limits. Labels say 工作日 / 自然日 / 天 after this (a permit log whose limits
+    are all natural days must not read "working days"); None when nothing was completed.
+    """
+    df = extracts.fact_sums(engine, "case_facts", ["completed", "completed_natural"],
+                            month_start(filters.month_from), month_start(filters.month_to),
+                            filters, region_codes)
+    completed, natural = int(df["completed"].sum()), int(df["completed_natural"].sum())
+    if completed == 0:
+        return None
+    return "natural" if natural == completed else "working" if natural == 0 else "mixed"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -40,12 +40,13 @@ def test_stored_suspensions_are_keyed_like_new_ones_and_reimport_is_unchanged(ur
              "ended_at": dt.datetime(2025, 6, 5), "reason": "inspection"},
             {"case_id": "C1", "started_at": dt.datetime(2025, 6, 9), "ended_at": None,
              "reason": "correction"}])
-    upgrade(engine)
+    upgrade(engine, "0008")
     assert current_revision(engine) == "0008"
     with engine.connect() as conn:
         keys = conn.execute(sa.text("SELECT suspension_key FROM suspensions ORDER BY 1")
                             ).scalars().all()
     assert keys == ["2025-06-04 09:30:00/inspection", "2025-06-09 00:00:00/correction"]
+    upgrade(engine)  # the importer writes the columns of later revisions too
 
     susp = write(tmp_path / "suspensions.csv", "case_id,started_at,ended_at,reason\n"
                  "C1,2025-06-04 09:30,2025-06-05,检验\nC1,2025-06-09,,补正\n")

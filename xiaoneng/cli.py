@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from queries.errors import XiaonengError
+from xiaoneng.cli_args import cutoff_arg
 from xiaoneng.cli_args import month_arg as _month
 
 Handler = Callable[[argparse.Namespace], int]
@@ -87,12 +88,14 @@ def cmd_import(args: argparse.Namespace) -> int:
                                     "source_table": args.source_table,
                                     "query": args.query, "mapping": mapping})
         report = import_url(engine, args.from_url, table=args.table, query=args.query,
-                            source_table=args.source_table, mapping=args.mapping, audit=hook)
+                            source_table=args.source_table, mapping=args.mapping, audit=hook,
+                            extracted_at=args.extracted_at)
     else:
         hook = _import_audit(engine, args, {"paths": [str(p) for p in args.paths],
                                             "mapping": mapping})
         report = import_paths(engine, [Path(p) for p in args.paths], mapping=args.mapping,
-                              progress=not args.quiet, audit=hook)
+                              progress=not args.quiet, audit=hook,
+                              extracted_at=args.extracted_at)
     print(report.format())
     return 0 if report.ok else 1
 
@@ -177,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--source-table", help="table or view to read from --from-url")
     s.add_argument("--query", help="SELECT to read from --from-url")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--extracted-at", type=cutoff_arg, metavar="TIMESTAMP",
+                   help="the extract's data cut-off (a date means its last second); default: "
+                        "the mapping's extracted_at, else the latest event time in the load")
     s.add_argument("--actor", metavar="NAME",
                    help="the account that imports (a supervisor), for the audit log "
                         "(default: the OS user, os:NAME)")

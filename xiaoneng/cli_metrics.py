@@ -81,14 +81,23 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise XiaonengError(f"{'--as-user' if args.as_user else '--actor'} "
                                 f"{actor.username}: the account's scope ({actor.scope}) "
                                 "matches no agency")
-    filters = Filters(month_from, month_to, allowed_agencies=allowed)
+    if args.level and args.grain != "region":
+        raise XiaonengError(f"--level lists regions: use it with --grain region, not "
+                            f"--grain {args.grain}")
+    if args.region is not None:
+        from queries import extracts
+
+        if args.region not in set(extracts.load_regions(engine)["region_code"].to_list()):
+            raise XiaonengError(f"--region {args.region}: no such region code")
+    filters = Filters(month_from, month_to, region_code=args.region, allowed_agencies=allowed)
     path = export_metrics(engine, args.grain, month_from, month_to, ids, args.format, args.out,
-                          filters=filters, period=args.period)
+                          filters=filters, period=args.period, level=args.level)
     rows = _rows_in(path, args.format)
     try:
         audit.record(engine, actor.username, "export", **actor.audit(), detail={
             "via": "cli", "ok": True, "os_user": actor.os_user, "what": f"metrics:{args.grain}",
-            "grain": args.grain, "from": args.month_from, "to": args.month_to,
+            "grain": args.grain, "region": args.region, "level": args.level,
+            "from": args.month_from, "to": args.month_to,
             "period": args.period, "metrics": ids or "all", "format": args.format,
             "rows": rows, "file": str(path),
             "scoped_to": None if allowed is None else len(allowed)})
@@ -106,11 +115,20 @@ def cmd_export(args: argparse.Namespace) -> int:
 # a test checks they match metrics.export.
 EXPORT_GRAINS = ("city", "region", "agency", "item", "channel")
 FORMATS = ("csv", "parquet", "xlsx")
+REGION_LEVELS = ("province", "city", "county", "town", "village")  # queries.contract
 
 
 def _register_export(sub) -> None:
     s = sub.add_parser("export", help="write metric values (one row per period × key × metric)")
-    s.add_argument("--grain", choices=EXPORT_GRAINS, default="city")
+    s.add_argument("--grain", choices=EXPORT_GRAINS, default="city",
+                   help="city: one row for the city (or --region); region: the children of "
+                        "the city (or of --region) and its own agencies as …本级, or with "
+                        "--level every region of that level")
+    s.add_argument("--region", metavar="CODE",
+                   help="the region the export is about (its subtree; its children at "
+                        "--grain region)")
+    s.add_argument("--level", choices=REGION_LEVELS,
+                   help="with --grain region: every region of this level (e.g. county)")
     s.add_argument("--from", dest="month_from", required=True, metavar="YYYY-MM")
     s.add_argument("--to", dest="month_to", required=True, metavar="YYYY-MM")
     s.add_argument("--metrics", help="comma-separated metric ids (default: all)")

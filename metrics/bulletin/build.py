@@ -654,6 +654,8 @@ def build_bulletin(
     provenance = {
         "format_version": FORMAT_VERSION,
         "as_of": as_of.isoformat(sep=" "),
+        "data_cutoff": (run["data_cutoff"].isoformat(sep=" ")
+                        if run.get("data_cutoff") else None),
         "job_run_id": run["run_id"],
         "job_months": run["months"],
         "calendar_version": calendar,
@@ -680,8 +682,9 @@ def _provenance_section(p: dict[str, Any]) -> Section:
     fallback = p["calendar_fallback_years"] or "无"
     rules = p["rules"]
     rows = (
-        ("数据截至", p["as_of"]),
-        ("计算批次", f"{p['job_run_id'][:8]}（{p['job_months']}）"),
+        ("数据截止时间", p.get("data_cutoff") or "未记录"),
+        ("指标计算时点", p["as_of"]),
+        ("计算月份", p["job_months"]),
         ("工作日历版本", p["calendar_version"]),
         ("按周一至周五兜底的年份", fallback),
         ("设置摘要（计算/通报）", f"{p['job_settings_digest']} / {p['settings_digest']}"),
@@ -694,7 +697,8 @@ def _provenance_section(p: dict[str, Any]) -> Section:
     n = 13 if p.get("stats") is not None else 12
     table = Table("provenance", f"表{n} 数据来源与口径",
                   (Column("item", "项目"), Column("value", "内容")), rows)
-    para = (f"本通报数据截至{p['as_of'][:16]}，由效能监测平台根据办件、评价数据按统一口径自动生成；"
+    cutoff = p.get("data_cutoff") or p["as_of"]
+    para = (f"本通报数据截至{cutoff[:16]}（指标计算时点{p['as_of'][:16]}），由效能监测平台根据办件、评价数据按统一口径自动生成；"
             f"工作日历版本{p['calendar_version']}，按周一至周五兜底的年份：{fallback}。")
     return Section("provenance", "数据说明", (para,), (table,))
 

@@ -168,8 +168,31 @@ def canonical_json(obj: Any) -> str:
                       allow_nan=False)
 
 
+# Provenance that names a run rather than describing the content: a recompute of unchanged
+# data gets a new run id, and re-publishing it must not make a new version (issue 17).
+VOLATILE_PROVENANCE = ("job_run_id",)
+
+
+# Floats enter the hash at 12 significant digits: the hash says whether the published numbers
+# changed, not whether a sum's last bit did (metrics.md §3, issue 17).
+HASH_DIGITS = 12
+
+
+def _hash_form(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return float(f"{obj:.{HASH_DIGITS}g}")
+    if isinstance(obj, dict):
+        return {k: _hash_form(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_hash_form(v) for v in obj]
+    return obj
+
+
 def compute_hash(b: Bulletin) -> str:
-    """sha256 of the canonical JSON of everything but the hash itself."""
+    """sha256 of the canonical JSON of everything but the hash itself and the run id, with
+    floats at HASH_DIGITS significant digits."""
     d = b.to_dict()
     d.pop("content_hash", None)
-    return hashlib.sha256(canonical_json(d).encode()).hexdigest()
+    d["provenance"] = {k: v for k, v in (d.get("provenance") or {}).items()
+                       if k not in VOLATILE_PROVENANCE}
+    return hashlib.sha256(canonical_json(_hash_form(d)).encode()).hexdigest()

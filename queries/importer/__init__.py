@@ -23,6 +23,7 @@ written records its load, file and line. The mapping file format is documented i
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import polars as pl
@@ -212,9 +213,10 @@ def _plan_workbook(
     return [f"skipped: {refusal}"]
 
 
-def _run(engine: Engine, label: str, plan, progress: bool, audit: AuditHook | None
-         ) -> LoadReport:
+def _run(engine: Engine, label: str, plan, progress: bool, audit: AuditHook | None,
+         extracted_at: dt.datetime | None = None) -> LoadReport:
     report = start_run(engine, label)
+    report.extracted_at = extracted_at
     try:
         jobs, warnings = plan()
     except BaseException as exc:
@@ -226,21 +228,25 @@ def _run(engine: Engine, label: str, plan, progress: bool, audit: AuditHook | No
 
 def import_paths(
     engine: Engine, paths: list[Path], mapping: Path | None = None, progress: bool = True,
-    audit: AuditHook | None = None,
+    audit: AuditHook | None = None, extracted_at: dt.datetime | None = None,
 ) -> LoadReport:
-    """Import files (or directories of files) into the contract tables, in one transaction."""
+    """Import files (or directories of files) into the contract tables, in one transaction.
+
+    `extracted_at` declares the extract's data cut-off (else the mapping's, else the latest
+    event time loaded); it is recorded in load_runs and bounds the metric job's as-of time.
+    """
     paths = [Path(p) for p in paths]
     label = ", ".join(str(p) for p in paths) + (f" (mapping {mapping})" if mapping else "")
 
     def plan() -> tuple[list[Job], list[str]]:
         return _plan_paths(paths, load_mapping(mapping) if mapping else None)
 
-    return _run(engine, label, plan, progress, audit)
+    return _run(engine, label, plan, progress, audit, extracted_at)
 
 
 def import_frames(
     engine: Engine, frames: dict[str, pl.DataFrame], source: str, progress: bool = True,
-    audit: AuditHook | None = None,
+    audit: AuditHook | None = None, extracted_at: dt.datetime | None = None,
 ) -> LoadReport:
     """Import in-memory frames with contract column names, through the same validation path."""
 
@@ -255,7 +261,7 @@ def import_frames(
             jobs += _jobs_for(FrameSource(f"{source}:{table}", frame), default_spec(table))
         return jobs, []
 
-    return _run(engine, source, plan, progress, audit)
+    return _run(engine, source, plan, progress, audit, extracted_at)
 
 
 def import_url(
@@ -267,6 +273,7 @@ def import_url(
     mapping: Path | None = None,
     progress: bool = False,
     audit: AuditHook | None = None,
+    extracted_at: dt.datetime | None = None,
 ) -> LoadReport:
     """Import a table/view (`source_table`) or a SELECT (`query`) of another database.
 
@@ -293,7 +300,7 @@ def import_url(
             source.close()
             raise
 
-    return _run(engine, label, plan, progress, audit)
+    return _run(engine, label, plan, progress, audit, extracted_at)
 
 
 def _url_spec(what: str, table: str | None, mapping: Mapping | None) -> SourceSpec:

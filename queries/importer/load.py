@@ -146,12 +146,15 @@ def run_jobs(
                 for job in table_jobs:
                     _run_job(conn, state, job, seen, progress, batch_rows)
             report.status = "ok"
+            if report.extracted_at is None:  # a cut-off declared by the mapping
+                report.extracted_at = declared_cutoff(jobs)
             if audit is not None:
                 audit(conn, audit_outcome(report))
             conn.execute(
                 sa.update(schema.load_runs)
                 .where(schema.load_runs.c.load_id == report.load_id)
-                .values(status="ok", finished_at=_now(), report=report.to_dict())
+                .values(status="ok", finished_at=_now(), report=report.to_dict(),
+                        extracted_at=report.cutoff)
             )
     except BaseException as exc:
         record_failure(engine, report, exc, audit)
@@ -167,6 +170,28 @@ def run_jobs(
     run_liveness.release(report.load_id)
     analyze(engine, sorted({j.table for j in jobs}))
     return report
+
+
+# Timestamps that record something that happened (not due_at, a deadline in the future): the
+# latest of them in a load is its data cut-off when the extract does not declare one.
+EVENT_COLUMNS: dict[str, tuple[str, ...]] = {
+    name: tuple(c.name for c in t.columns if c.dtype == "timestamp" and c.name != "due_at")
+    for name, t in TABLES.items()
+}
+
+
+def latest_event(rows: pl.DataFrame, table: str) -> dt.datetime | None:
+    """The latest event timestamp among `rows` of `table` (None when it has none)."""
+    cols = [c for c in EVENT_COLUMNS.get(table, ()) if c in rows.columns]
+    if not cols or rows.is_empty():
+        return None
+    return rows.select(pl.max_horizontal(pl.col(cols).max())).item()
+
+
+def declared_cutoff(jobs: list[Job]) -> dt.datetime | None:
+    """The latest cut-off the mapping declares for the sources of this load (None: none)."""
+    declared = [j.spec.extracted_at for j in jobs if j.spec.extracted_at is not None]
+    return max(declared) if declared else None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -234,6 +259,7 @@ def _run_batch(
     counts.read += batch.height
     counts.merged_duplicates += df.filter(~has_errors & pl.col(MERGED)).height
     counts.quarantined += quarantine(conn, report.load_id, job, batch, bad)
+    report.note_events(latest_event(good, table))
     if good.is_empty():
         return
     cols = TABLES[table].names

@@ -39,6 +39,10 @@ TOML (YAML is the same structure with the same keys)::
     latest_date = 2026-12-31     # to the import time + 1 day); never before 1990-01-01
     year_pivot = 50              # optional: read two-digit years (24/1/2 6:07): below the
                                  # pivot 20xx, from it 19xx. Without it they are quarantined.
+    extracted_at = 2013-03-01    # optional: the extract's data cut-off (a date means its last
+                                 # second); also allowed once at the top of the file for every
+                                 # source. Default: the latest event time in the load. Metrics
+                                 # are measured as of this moment, not of the day they are run.
 
     [[sources.tables]]           # one entry per contract table this file feeds
     name = "cases"
@@ -93,7 +97,7 @@ import datetime as dt
 import fnmatch
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -216,6 +220,7 @@ class SourceSpec:
     earliest_date: dt.date | None = None
     latest_date: dt.date | None = None
     year_pivot: int | None = None
+    extracted_at: dt.datetime | None = None  # the extract's data cut-off, when declared
 
     def matches(self, name: str) -> bool:
         return fnmatch.fnmatch(name, self.pattern) or fnmatch.fnmatch(Path(name).name, self.pattern)
@@ -296,7 +301,38 @@ def load_mapping(path: Path) -> Mapping:
     raw_sources = data.get("sources") if isinstance(data, dict) else None
     if not isinstance(raw_sources, list) or not raw_sources:
         raise MappingError(f"{path}: expected a list `sources` with at least one entry")
-    return Mapping(path, tuple(_source(path, i, s) for i, s in enumerate(raw_sources, 1)))
+    cutoff = parse_cutoff(data.get("extracted_at"), f"{path}: extracted_at")
+    specs = tuple(_source(path, i, s) for i, s in enumerate(raw_sources, 1))
+    if cutoff is not None:  # the file-wide cut-off for the sources that declare none
+        specs = tuple(s if s.extracted_at else replace(s, extracted_at=cutoff) for s in specs)
+    return Mapping(path, specs)
+
+
+def parse_cutoff(value: Any, where: str) -> dt.datetime | None:
+    """A declared data cut-off: a datetime, or a date meaning its last second (local time).
+
+    TOML gives dates and datetimes natively; YAML and strings are read as ISO 8601. An offset
+    is converted to Asia/Shanghai (contract.md: timestamps are local China time).
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = (dt.date.fromisoformat(text) if len(text) <= 10
+                     else dt.datetime.fromisoformat(text))
+        except ValueError:
+            raise MappingError(f"{where}: not a date or time: {text!r} "
+                               "(use 2026-10-31 or 2026-10-31T23:59:59)") from None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            from zoneinfo import ZoneInfo
+
+            value = value.astimezone(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None)
+        return value.replace(microsecond=0)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(23, 59, 59))
+    raise MappingError(f"{where}: not a date or time: {value!r}")
 
 
 def _where(path: Path, i: int, j: int | None = None) -> str:
@@ -305,7 +341,7 @@ def _where(path: Path, i: int, j: int | None = None) -> str:
 
 _SOURCE_OPTIONS = {"file", "source", "encoding", "delimiter", "sheet", "sheets", "timezone",
                    "offsets", "timestamp_formats", "precision", "earliest_date", "latest_date",
-                   "year_pivot", "tables"}
+                   "year_pivot", "tables", "extracted_at"}
 
 
 def _source(path: Path, i: int, raw: Any) -> SourceSpec:
@@ -361,6 +397,7 @@ def _source(path: Path, i: int, raw: Any) -> SourceSpec:
         earliest_date=earliest,
         latest_date=latest,
         year_pivot=pivot,
+        extracted_at=parse_cutoff(raw.get("extracted_at"), f"{where}: extracted_at"),
     )
 
 

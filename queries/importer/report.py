@@ -70,6 +70,20 @@ class LoadReport:
     sources: list[SourceCounts] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    # The extract's data cut-off: declared (mapping `extracted_at`, `--extracted-at`) or, when
+    # none is, the latest event time among the rows loaded (`note_events`).
+    extracted_at: dt.datetime | None = None
+    latest_event: dt.datetime | None = None
+
+    @property
+    def cutoff(self) -> dt.datetime | None:
+        """What load_runs.extracted_at records: the declared cut-off, else the latest event."""
+        return self.extracted_at or self.latest_event
+
+    def note_events(self, latest: dt.datetime | None) -> None:
+        """Keep the latest event time seen in the rows loaded so far."""
+        if latest is not None and (self.latest_event is None or latest > self.latest_event):
+            self.latest_event = latest
 
     @property
     def ok(self) -> bool:
@@ -126,6 +140,7 @@ class LoadReport:
             },
             "warnings": list(self.warnings),
             "error": self.error,
+            "extracted_at": self.cutoff.isoformat(sep=" ") if self.cutoff else None,
         }
 
     def format(self) -> str:
@@ -154,6 +169,9 @@ class LoadReport:
                 f"  {self.quarantined:,} row(s) quarantined: see table `quarantine` "
                 f"(load_id = '{self.load_id}')"
             )
+        if self.cutoff is not None:
+            how = "declared" if self.extracted_at else "latest event time in the load"
+            lines.append(f"  data cut-off: {self.cutoff:%Y-%m-%d %H:%M:%S} ({how})")
         lines += [f"  warning: {w}" for w in self.warnings]
         if self.error:
             lines.append(f"  error: {self.error}")

@@ -71,10 +71,36 @@ def test_bar_chart_carries_unit_keys_for_click_through() -> None:
     assert list(fig.data[0].customdata) == ["331202"]
 
 
-def test_histogram_folds_the_long_tail() -> None:
-    df = pl.DataFrame({"used_wd": [0, 1, 40, 50], "n": [5, 3, 1, 1]})
-    fig = charts.histogram(df, None, "x", "y", clip=30)
-    assert list(fig.data[0].y) == [5, 3, 2]
+def test_histogram_of_short_times_has_one_bar_per_day_and_folds_the_last_percent() -> None:
+    # 198 cases at 0–3 days and 2 very late ones: P99 (the 198th case) is 3 → bars 0, 1, 2, 3
+    # and one overflow bar "≥4" holding the two late cases
+    df = pl.DataFrame({"used_wd": [0, 1, 2, 3, 40, 50], "n": [100, 50, 30, 18, 1, 1]})
+    bars = charts.histogram_bins(df)
+    assert bars["label"].to_list() == ["0", "1", "2", "3", "≥4"]
+    assert bars["n"].to_list() == [100, 50, 30, 18, 2]
+    fig = charts.histogram(df, None, "x", "y", markers=[(0.0, "中位数 0"), (2.0, "P90 2")])
+    assert list(fig.data[0].y) == [100, 50, 30, 18, 2]
+
+
+def test_histogram_of_a_long_tailed_permit_log_adapts_its_bins_and_keeps_the_markers() -> None:
+    # days 0..399, one case each, plus four beyond: P99 of 404 cases is the 400th value, 399,
+    # so 400 values fit forty bars of 10 days; the median (201.5) and the P90 (363) fall on
+    # the axis, inside the drawn bars; the four late cases are the overflow bar "≥400"
+    df = pl.DataFrame({"used_wd": [*range(400), 500, 600, 700, 800], "n": [1] * 404})
+    bars = charts.histogram_bins(df)
+    assert bars.height == 41 and bars["width"][0] == 10
+    assert bars["label"][0] == "0–9" and bars["label"][-1] == "≥400"
+    assert bars["n"].sum() == 404 and bars["n"][-1] == 4
+    fig = charts.histogram(df, None, "x", "y", markers=[(201.5, "中位数"), (363.0, "P90")],
+                           hover=lambda rng, n: f"{rng} 自然日：{n} 件")
+    lo, hi = fig.layout.xaxis.range
+    assert all(lo <= shape.x0 <= hi for shape in fig.layout.shapes)
+    assert fig.data[0].customdata[1] == "10–19 自然日：10 件"
+
+
+def test_histogram_bar_widths_are_nice_numbers() -> None:
+    assert [charts._nice_width(span, 40) for span in (30, 40, 41, 80, 81, 200, 201, 2001)] == [
+        1, 1, 2, 2, 5, 5, 10, 100]
 
 
 def test_data_version_changes_when_a_job_run_or_load_is_recorded(sqlite_engine) -> None:
@@ -86,3 +112,33 @@ def test_data_version_changes_when_a_job_run_or_load_is_recorded(sqlite_engine) 
                                               months="2025-01..2025-01", status="running"))
     facts_store.finish_run(sqlite_engine, "r1", status="ok", finished_at=now)
     assert views.data_version(sqlite_engine) != before
+
+
+def test_default_month_skips_a_thin_last_month_and_says_why() -> None:
+    from dashboard.filters import default_month
+    from dashboard.sidebar import default_reason
+
+    m = [dt.date(2012, k, 1) for k in range(1, 8)]
+    # usual volume: the median of 90, 100, 110, 95, 105, 80, 1 = 95; July's 1 case < 47.5
+    chosen = default_month(list(zip(m, [90, 100, 110, 95, 105, 80, 1], strict=True)))
+    assert (chosen.month, chosen.reason, chosen.usual, chosen.volume) == (
+        dt.date(2012, 6, 1), "default_skipped", 95, 80)
+    assert default_reason(chosen, "zh") == (
+        "默认显示 2012-06：其后 2012-07 受理仅 1 件，不足常规（约 95 件/月）的50%")
+    # a full last month is the default; an even count's usual volume is the middle two's mean
+    chosen = default_month(list(zip(m[:4], [90, 100, 110, 60], strict=True)))
+    assert (chosen.month, chosen.reason, chosen.usual) == (dt.date(2012, 4, 1), "default_latest",
+                                                           95)
+    # nothing accepted at all: the latest month complete by the data cut-off
+    chosen = default_month(list(zip(m[:3], [0, 0, 0], strict=True)),
+                           cutoff=dt.datetime(2012, 3, 15))
+    assert (chosen.month, chosen.reason) == (dt.date(2012, 2, 1), "default_complete")
+    assert default_month([]) is None
+
+
+def test_a_month_in_the_url_wins_over_the_default() -> None:
+    opts = FilterOptions(months=OPTS.months, volumes=tuple(zip(
+        OPTS.months, [100, 120, 3], strict=True)))
+    assert ViewFilters.default(opts).month_to == dt.date(2025, 2, 1)
+    assert ViewFilters.from_query({}, opts).month_to == dt.date(2025, 2, 1)
+    assert ViewFilters.from_query({"to": "2025-03"}, opts).month_to == dt.date(2025, 3, 1)

@@ -25,6 +25,7 @@ from metrics.query import Filters, case_list, metric_values
 from metrics.registry import METRIC_BY_ID
 from queries.calendar import seed_official
 from queries.importer import import_frames
+from tests.metrics.logs import one_agency_city
 from tests.metrics.test_oracle import frame
 
 T = dt.datetime
@@ -46,13 +47,7 @@ def _review(rid: str, cid: str, active: bool, void: bool = False) -> dict:
 
 
 TABLES = dict(
-    regions=frame("regions", [dict(region_code="C", name="示例市", parent_code=None,
-                                   level="city")]),
-    agencies=frame("agencies", [dict(agency_code="A1", name="市局", region_code="C",
-                                     sector="市场监管")]),
-    items=frame("items", [dict(item_code="I1", name="事项一", item_type="licensing",
-                               sector="市场监管", statutory_days=20, promised_days=5,
-                               limit_unit="working", online_depth=3)]),
+    **one_agency_city("市场监管", statutory=20, promised=5),
     cases=frame("cases", [_case(f"c{i}", 3 + i) for i in range(1, 6)]),
     suspensions=frame("suspensions", []),
     reviews=frame("reviews", [
@@ -103,3 +98,5 @@ def test_export_carries_the_actual_review_rate(computed):
     df = export_frame(computed, "city", MAR, MAR)
     row = df.filter(df["metric_id"] == "actual_review_rate").row(0, named=True)
     assert (row["numerator"], row["denominator"], row["value"]) == (2, 5, pytest.approx(0.4))
+    # every row states the facts' as-of time and where the data stop (the last rating)
+    assert (row["as_of"], row["data_cutoff"]) == ("2024-03-31 23:00:00", "2024-03-20 10:00:00")

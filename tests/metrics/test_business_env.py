@@ -148,6 +148,15 @@ def test_startup_days_is_the_median_over_finished_bundles_across_the_spring_fest
     assert b["value"] is None and b["score"] is None and b["rank"] is None
 
 
+def test_startup_days_median_of_an_even_number_of_bundles_is_the_mean_of_the_middle_two(
+        cal_index):
+    # Without B3 (12 days) county A has two finished bundles, B1 = 5 and B2 = 3: the median
+    # of metrics.md §1 is (3 + 5) / 2 = 4.0, not the lower middle value 3.
+    rows = [c for c in STARTUP_CASES if c["bundle_id"] != "B3"]
+    a = row(run(cases_frame(rows), cal=cal_index), "330201", "startup_days")
+    assert (a["value"], a["n"]) == (4.0, 2)
+
+
 def test_be_scores_have_the_columns_of_the_table_and_one_row_per_region_and_indicator(cal_index):
     out = run(cases_frame(STARTUP_CASES), cal=cal_index)
     assert out.columns == [c.name for c in be_table.columns] == list(BE_SCHEMA)

@@ -281,6 +281,18 @@ def test_quantile_from_histogram(seeded):
     assert _one(by_agency, agency_code="A1")["value"] == _inverted_cdf(a1, "0.9") == 5
 
 
+def test_median_of_an_even_count_is_the_mean_of_the_two_middle_values(seeded):
+    # A1 alone: 0 0 1 1 1 | 5 5 5 5 9 — ten cases, the 5th is 1 and the 6th is 5 → 3.0
+    # (the lower middle value, 1, is what an inverted CDF would give); the city's fifteen
+    # cases are odd: the 8th value, 2.
+    df = metric_values(seeded, ["median_used_days"], F(), "agency")
+    assert _one(df, agency_code="A1")["value"] == 3.0
+    assert _one(df, agency_code="A3")["value"] == 2.0  # five cases, all 2
+    a1 = sorted(r["used_wd"] for r in HIST if r["agency_code"] == "A1" for _ in range(r["n"]))
+    import statistics
+    assert statistics.median(a1) == 3.0
+
+
 def test_coverage_counts_agencies_with_cases_and_valid_reviews(seeded):
     df = metric_values(seeded, ["review_coverage_rate"], F(), "city")
     row = _one(df, period="2024-03")
@@ -413,3 +425,24 @@ def test_catalogue_metric_takes_the_latest_snapshot_of_a_quarter(seeded):
     assert metric_values(seeded, ["online_capable_item_rate"], F(FEB, FEB), "agency").is_empty()
     assert metric_values(seeded, ["online_capable_item_rate"], F(FEB, FEB, agency_codes=["A1"]),
                          "city").is_empty()
+
+
+def test_a_catalogue_snapshot_holds_until_the_next_and_stands_in_before_the_first(seeded):
+    # one snapshot stamped February (the data cut-off of the run that took it): January takes
+    # it (no earlier catalogue is known), March carries it forward; then a March snapshot
+    # replaces it for March only
+    def snap(month, capable):
+        return {"month": month, "item_code": "I1", "sector": "market", "item_type": "licensing",
+                "items": 10, "online_capable_items": capable}
+
+    with seeded.begin() as conn:
+        conn.execute(sa.insert(schema.catalogue_facts), snap(FEB, 6))
+    df = metric_values(seeded, ["online_capable_item_rate"], F(JAN, MAR), "city")
+    assert dict(df.select("period", "value").iter_rows()) == {
+        "2024-01": 0.6, "2024-02": 0.6, "2024-03": 0.6}
+    with seeded.begin() as conn:
+        conn.execute(sa.insert(schema.catalogue_facts), snap(MAR, 9))
+    df = metric_values(seeded, ["online_capable_item_rate"], F(JAN, MAR), "city")
+    assert dict(df.select("period", "value").iter_rows()) == {
+        "2024-01": 0.6, "2024-02": 0.6, "2024-03": 0.9}
+    assert df.filter(pl.col("period") == "2024-03")["mom"][0] == pytest.approx(0.3)

@@ -118,6 +118,26 @@ def test_callback_on_monday_after_a_friday_rating_is_one_working_day_and_timely(
     ]
     got = totals(facts(cal_index, rows, [D(2024, 3, 1)], T(2024, 3, 31)))
     assert got["bad"] == 4 and got["bad_real_name"] == 3 and got["bad_callback_timely"] == 1
+    assert got["bad_callback_due"] == 3  # every real-name one: all due by 03-31
+
+
+def test_callback_rate_counts_only_bad_reviews_whose_callback_was_due_by_the_as_of_time(
+        cal_index):
+    # Data cut off on Fri 2024-03-08 at 18:00. Rated Thu 03-07: deadline ord(03-07) + 1 = Fri
+    # 03-08, reached → due (called back Fri: timely). Rated Fri 03-08 at 16:00: its deadline is
+    # Mon 03-11, after the cut-off → not due, whether or not it was already called back; left
+    # out of the rate instead of counted as "not called back" (the log simply stops).
+    rows = [
+        review("thu", T(2024, 3, 7, 10), 1, real_name=True, callback_at=T(2024, 3, 8, 9)),
+        review("fri_open", T(2024, 3, 8, 16), 1, real_name=True),
+        review("fri_done", T(2024, 3, 8, 16), 2, real_name=True, callback_at=T(2024, 3, 8, 17)),
+    ]
+    got = totals(facts(cal_index, rows, [D(2024, 3, 1)], T(2024, 3, 8, 18)))
+    assert (got["bad_real_name"], got["bad_callback_due"], got["bad_callback_timely"]) == (
+        3, 1, 1)
+    # a week later all three are due: fri_open was never called back, fri_done was in time
+    got = totals(facts(cal_index, rows, [D(2024, 3, 1)], T(2024, 3, 15, 18)))
+    assert (got["bad_callback_due"], got["bad_callback_timely"]) == (3, 2)
 
 
 def test_report_within_one_working_day_of_rating_is_timely(cal_index):

@@ -124,6 +124,26 @@ def test_bulletin_round_trips_through_json_and_hash_covers_numbers(city_bulletin
     assert compute_hash(other) != city_bulletin.content_hash
 
 
+def test_the_hash_ignores_a_last_bit_and_the_run_id_but_not_a_published_digit(city_bulletin):
+    import math
+
+    t = city_bulletin.table("overall")
+    i = next(i for i, r in enumerate(t.rows) if isinstance(r[1], float) and r[1])
+
+    def with_value(v: float):
+        rows = tuple((*r[:1], v, *r[2:]) if j == i else r for j, r in enumerate(t.rows))
+        sec0 = dataclasses.replace(city_bulletin.sections[0],
+                                   tables=(dataclasses.replace(t, rows=rows),))
+        return dataclasses.replace(city_bulletin, sections=(sec0, *city_bulletin.sections[1:]))
+
+    value = t.rows[i][1]
+    assert compute_hash(with_value(math.nextafter(value, math.inf))) == city_bulletin.content_hash
+    assert compute_hash(with_value(value * (1 + 1e-6))) != city_bulletin.content_hash
+    rerun = dataclasses.replace(city_bulletin, provenance={
+        **city_bulletin.provenance, "job_run_id": "another-run"})
+    assert compute_hash(rerun) == city_bulletin.content_hash
+
+
 def test_rebuilding_gives_the_same_hash(demo_engine, city_bulletin):
     again = build_bulletin(demo_engine, MONTH, city_bulletin.scope)
     assert again.content_hash == city_bulletin.content_hash
@@ -132,6 +152,10 @@ def test_rebuilding_gives_the_same_hash(demo_engine, city_bulletin):
 def test_provenance_names_as_of_calendar_settings_and_definitions(city_bulletin):
     p = city_bulletin.provenance
     assert p["as_of"].startswith("2025-06-30 18:00")
+    # the demo log stops at its last event of 2025-06-30 (the cut-off its load recorded)
+    assert p["data_cutoff"].startswith("2025-06-30")
+    para = city_bulletin.sections[-1].paragraphs[0]
+    assert para.startswith(f"本通报数据截至{p['data_cutoff'][:16]}（指标计算时点2025-06-30 18:00）")
     assert p["calendar_version"].startswith("2024-2026:")
     assert p["settings_digest"] and p["definitions_version"]
     assert p["rules"]["top_n"] == 3
