@@ -20,4 +20,4 @@ def test_migrated_database_matches_the_declared_schema(any_engine):
 def test_upgrading_twice_changes_nothing(any_engine):
     head = current_revision(any_engine)
     upgrade(any_engine)
-    assert current_revision(any_engine) == head == "0007"
+    assert current_revision(any_engine) == head == "0011"

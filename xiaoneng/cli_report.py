@@ -2,10 +2,14 @@
 
     xiaoneng report --month 2026-09 --scope city --format docx,xlsx,pdf --out DIR [--publish]
     xiaoneng report --month previous --on-workday 3 --publish --out /srv/bulletins
+    xiaoneng report --month 2026-09 --period quarter --publish --out DIR   # 季度考核通报
 
 `--month previous` is the month before today. `--on-workday N` makes the command do nothing
 (exit 0) unless today is the N-th working day of the month by the product's own calendar
 (holidays and 调休 included), so a plain daily cron line publishes on the right day.
+`--period quarter|year` builds the 考核 bulletin of the quarter or year containing the month
+from the same facts. A publication stores every format; the files asked for are written out
+(a later request for another format of the same version gets its stored bytes).
 """
 
 from __future__ import annotations
@@ -64,24 +68,26 @@ def cmd_report(args: argparse.Namespace) -> int:
     settings = in_force(engine)  # file/defaults with the supervisor's saved overrides
     rules = BulletinRules.from_settings(settings, top_n=args.top_n)
     scope = parse_scope(engine, args.scope)
+    issued_on = parse_date(args.issued_on) if args.issued_on else None
     if args.publish:
         from queries import audit
         from reports.publish import publish_bulletin
         from xiaoneng.authz import CLI_ROLE, cli_actor
 
         actor = cli_actor(args.user)
-        write = audit.hook(actor, "publish", role=CLI_ROLE, scope="all",
-                           detail={"month": month, "bulletin_scope": scope.key, "via": "cli"})
+        detail = {"month": month, "bulletin_scope": scope.key, "via": "cli",
+                  "period": args.period}
+        write = audit.hook(actor, "publish", role=CLI_ROLE, scope="all", detail=detail)
         try:
             res = publish_bulletin(engine, month, scope, formats, settings, rules,
-                                   created_by=actor, audit=write)
+                                   created_by=actor, audit=write, period=args.period,
+                                   issued_on=issued_on)
         except Exception as exc:
             audit.record_failure(write, engine, exc)
             raise
         if res.unchanged:
             audit.record(engine, actor, "publish", role=CLI_ROLE, scope="all",
-                         detail={"month": month, "bulletin_scope": scope.key, "via": "cli",
-                                 "version": res.version, "unchanged": True})
+                         detail={**detail, "version": res.version, "unchanged": True})
         for fmt in formats:
             f = res.files[fmt]
             (out / f.filename).write_bytes(f.data)
@@ -94,12 +100,12 @@ def cmd_report(args: argparse.Namespace) -> int:
                   f"{month:%Y-%m} (hash {res.bulletin.content_hash[:12]}) to {out}")
             if res.diff:
                 print("  changes from version", res.version - 1, ":", res.diff["summary"])
-                for line in describe_changes(res.diff, limit=20):
+                for line in change_lines(res.diff, limit=20):
                     print("   ", line)
         return 0
     from reports.publish import preview
 
-    b, files = preview(engine, month, scope, formats, settings, rules)
+    b, files = preview(engine, month, scope, formats, settings, rules, args.period)
     for fmt, data in files.items():
         (out / file_name(b, fmt)).write_bytes(data)
     print(f"report: preview of {b.title} {month:%Y-%m} written to {out} "
@@ -107,22 +113,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe_changes(diff: dict, limit: int = 50) -> list[str]:
-    """Human lines for a stored diff (numbers formatted as in the documents)."""
-    from reports.formatting import display
+def change_lines(diff: dict, limit: int = 50) -> list[str]:
+    from metrics.bulletin.diff import change_lines as lines
 
-    lines = []
-    for c in diff.get("changes", []):
-        if c["change"] == "changed":
-            lines.append(f"{c['table']} · {c['row']} · {c['column']}: "
-                         f"{display(c['old'], c['fmt'])} → {display(c['new'], c['fmt'])}")
-        else:
-            lines.append(f"{c['table']} · {c['row']}: {'新增' if c['change'] == 'added' else '删除'}")
-    for c in diff.get("lists", []):
-        lines.append(f"{c['list']}名单 · {c['unit']}: {c['change']}")
-    if len(lines) > limit:
-        lines = lines[:limit] + [f"… {len(lines) - limit} more"]
-    return lines
+    return lines(diff, limit)
+
+
+def parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise XiaonengError(f"--issued-on must be a date YYYY-MM-DD, got {text!r}") from None
 
 
 def register(sub) -> None:
@@ -139,4 +140,9 @@ def register(sub) -> None:
     s.add_argument("--on-workday", type=int, default=None, metavar="N",
                    help="do nothing unless today is the N-th working day of the month")
     s.add_argument("--user", default=None, help="recorded as the publisher in the version and the audit log (default: os:<OS user>)")
+    s.add_argument("--period", default="month", choices=("month", "quarter", "year"),
+                   help="month (月度通报, default) or the quarter / year containing --month "
+                        "(季度 / 年度考核通报)")
+    s.add_argument("--issued-on", default=None, metavar="YYYY-MM-DD",
+                   help="成文日期 and 印发日期 of the document (default: today)")
     s.set_defaults(handler=cmd_report)
