@@ -79,7 +79,7 @@ def test_no_word_overprints_another_and_tables_are_9pt_or_more(pdfs):
             heights = [y1 - y0 for _, y0, _, y1, _ in page]
             assert min(heights) >= 8.9, (name, k, min(heights))  # em box of ≥ 9 pt text
             # nothing outside the text block but the page number under it
-            for x0, y0, x1, y1, w in page:
+            for x0, y0, x1, _y1, w in page:
                 assert BLOCK["left"] - 0.5 <= x0 and x1 <= BLOCK["right"] + 0.5, (name, k, w)
                 assert BLOCK["top"] - 0.5 <= y0, (name, k, w)
 

@@ -20,8 +20,6 @@ from tests.reports.conftest import ISSUED, MONTH
 from tests.reports.sentences import problems
 
 
-
-
 def _scopes(engine) -> list[str]:
     regions = extracts.load_regions(engine)
     counties = regions.filter(pl.col("level") == "county")["region_code"].to_list()
