@@ -2,10 +2,13 @@
 
 What the standard asks, and how it is done here (section numbers of the standard):
 - A4; margins top 37 mm, bottom 35 mm, left 28 mm, right 26 mm: a 156 × 225 mm text block (5.2);
-  22 lines of 28 characters, set through the document grid (`w:docGrid` linesAndChars, line pitch
-  579 twips = 225 mm / 22, character pitch 156 mm / 28 = 15.79 pt: charSpace −849 against the
-  16 pt body size). Body paragraphs snap to the grid; tables, titles and the page number do not
-  (a 10.5 pt table cell stretched to the 16 pt character pitch would be unreadable).
+  22 lines of 28 characters through the document grid (`w:docGrid` linesAndChars, line pitch
+  578 twips ≤ 225 mm / 22, charSpace −849: a 15.79 pt character pitch against the 16 pt default
+  size — what Word's page setup shows as 每行28字、每页22行). Body text is set on that grid by
+  its own exact line spacing (578 twips) and character spacing (−0.25 pt), not by snapping:
+  Word shows both the same, while LibreOffice lays a linesAndChars grid out as a square-page
+  grid and spreads snapped characters a third of a line apart. Tables, titles and the page
+  number are off the grid (a 10.5 pt table cell on a 16 pt character pitch is unreadable).
 - 版头 (7.2): 发文机关标志 in red 小标宋, its top edge 35 mm below the text block's top;
   文号 two lines below it, centred, 3号仿宋; a red rule as wide as the text block 4 mm below.
 - 主体 (7.3): title 2号小标宋 centred two lines under the rule, broken where the words allow;

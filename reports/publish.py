@@ -39,6 +39,7 @@ from queries import bulletin_store as store
 from queries import extracts
 from queries.audit import AuditHook
 from queries.extracts import add_months, month_start
+from queries.settings_store import in_force
 from reports import FORMATS, file_name, render
 
 FACTS_FORMAT = "facts"
@@ -105,6 +106,7 @@ def build(engine: Engine, month: dt.date, scope: Scope, settings: Settings | Non
     """The bulletin as it would be published now (last period's published list, the office's
     texts, the next 文号 number)."""
     _, last = period_bounds(month_start(month), period)
+    settings = settings or in_force(engine)  # the file and what the office saved on 数据管理
     bottom, source = previous_published(engine, month, scope, period)
     return build_bulletin(engine, month, scope, settings, rules, bottom, source, period=period,
                           office=office_for(engine, scope), issued_on=issued_on,
@@ -150,7 +152,7 @@ def publish_bulletin(
     that as a plain row). `formats` is what the caller wants back: every stored format is in
     `files` anyway."""
     del formats  # every format is stored; the caller picks what it writes out
-    settings = settings or Settings()
+    settings = settings or in_force(engine)
     month = month_start(month)
     _, last = period_bounds(month, period)
     key = store.store_key(scope.key, period)

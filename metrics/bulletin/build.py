@@ -497,6 +497,9 @@ def build_bulletin(
     n_prev = max(1, rules.scoring.interview_after - 1)
     periods = [(add_months(first, -size * k), add_months(last, -size * k))
                for k in range(n_prev + 1)]
+    # the previous period's statistics decide its criticism list: not needed when that list
+    # is the published one (and 约谈 looks back one period)
+    stats_periods = periods[:1] if previous_bottom is not None and n_prev == 1 else periods
     office = office or default_texts(scope, tree)
 
     # The reads are independent: run them side by side (each on its own pooled connection).
@@ -504,7 +507,7 @@ def build_bulletin(
         def go(fn, *args) -> Future:
             return pool.submit(fn, *args)
 
-        stats_f = (go(stats_check.check, engine, periods, _region_units(tree, scope),
+        stats_f = (go(stats_check.check, engine, stats_periods, _region_units(tree, scope),
                       settings.stats) if rules.stats_check else None)
         ranked_f = go(_read_groups, engine, scope, groups, first, last, period, n_prev, rules)
         city_f = go(metric_values, engine,
@@ -532,7 +535,8 @@ def build_bulletin(
                 f" in scope {scope.name}: run `xiaoneng compute` for those months first"
             )
         ranked = ranked_f.result()
-        checks = stats_f.result() if stats_f is not None else [None] * len(periods)
+        checks = stats_f.result() if stats_f is not None else []
+        checks += [None] * (len(periods) - len(checks))
         stats = checks[0]
         glists = [(r.group, r.current, _lists(r, rules, stats, r.current)) for r in ranked
                   if not r.current.is_empty()]

@@ -30,6 +30,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -41,7 +43,7 @@ from metrics.stats.casemix import CaseMix, adjusted_funnel, expected_overdue, ra
 from metrics.stats.funnel import Funnel
 from metrics.stats.settings import StatsSettings
 from metrics.stats.trends import casemix_monthly, casemix_trends
-from queries import extracts
+from queries import extracts, facts_store
 from queries.extracts import Filters, add_months
 
 OTHER = "__other__"  # agencies in no region unit (e.g. 市直部门): in the model, not the funnel
@@ -185,6 +187,49 @@ def window_start(periods: Sequence[Period], s: StatsSettings) -> dt.date:
                for first, last in periods)
 
 
+@dataclass(frozen=True)
+class _Models:
+    """The city-wide models of one period: the same for every scope's bulletin of it."""
+
+    cm: CaseMix  # expected overdue per agency in the period (the funnel's)
+    oe: pl.DataFrame  # observed and expected per agency and month (the trend's)
+
+
+_CACHE: OrderedDict[tuple, tuple[pl.DataFrame, dict[Period, _Models | None]]] = OrderedDict()
+_LOCK = threading.Lock()
+CACHE_SIZE = 4
+
+
+def _models(engine: Engine, periods: Sequence[Period], s: StatsSettings
+            ) -> tuple[pl.DataFrame, dict[Period, _Models | None]]:
+    """Agencies and the fitted models of each period. The models are fitted on every agency of
+    the city, whatever the bulletin's scope, so they are kept per database, job run, periods and
+    settings: the bulletins of the city, its counties and its sectors for one month fit them
+    once (a new job run, a new key)."""
+    run = facts_store.last_run(engine)
+    key = (engine.url.render_as_string(hide_password=True), run and run["run_id"],
+           tuple(periods), s.digest())
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    cells = read_cells(engine, window_start(periods, s), max(last for _, last in periods))
+    agencies = extracts.load_agencies(engine)
+    items = extracts.load_items(engine)
+    models: dict[Period, _Models | None] = {}
+    for first, last in periods:
+        if cells.filter(pl.col("month").is_between(first, last)).is_empty():
+            models[(first, last)] = None
+            continue
+        models[(first, last)] = _Models(expected_overdue(cells, (first, last), s, items),
+                                        casemix_monthly(cells, last, s, items))
+    with _LOCK:
+        _CACHE[key] = (agencies, models)
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return agencies, models
+
+
 def check(engine: Engine, periods: Sequence[Period],
           region_units: dict[str, Sequence[str]] | None = None,
           settings: StatsSettings | None = None) -> list[StatsCheck | None]:
@@ -192,25 +237,20 @@ def check(engine: Engine, periods: Sequence[Period],
     for every agency of the city and every region unit of `region_units` (unit code → region
     codes of its subtree). The cells are read once for all periods."""
     s = settings or StatsSettings()
-    cells = read_cells(engine, window_start(periods, s), max(last for _, last in periods))
-    agencies = extracts.load_agencies(engine)
-    items = extracts.load_items(engine)
-    return [check_cells(cells, period, agencies, items, region_units or {}, s)
-            for period in periods]
+    agencies, models = _models(engine, periods, s)
+    return [check_models(models[p], p, agencies, region_units or {}, s) for p in periods]
 
 
-def check_cells(cells: pl.DataFrame, period: Period, agencies: pl.DataFrame,
-                items: pl.DataFrame | None, region_units: dict[str, Sequence[str]],
-                s: StatsSettings) -> StatsCheck | None:
-    """The check of one period from agency cells (`read_cells`)."""
-    first, last = period
-    if cells.filter(pl.col("month").is_between(first, last)).is_empty():
+def check_models(models: _Models | None, period: Period, agencies: pl.DataFrame,
+                 region_units: dict[str, Sequence[str]], s: StatsSettings) -> StatsCheck | None:
+    """The check of one period from its fitted models."""
+    if models is None:
         return None
+    _, last = period
     in_unit = {code: unit for unit, codes in region_units.items() for code in codes}
     region_of = {a: in_unit.get(r, OTHER) for a, r in
                  agencies.select("agency_code", "region_code").iter_rows()}
-    cm = expected_overdue(cells, (first, last), s, items)
-    oe = casemix_monthly(cells, last, s, items)
+    cm, oe = models.cm, models.oe
     adj = adjusted_funnel(cm, s)
     verdicts = _verdicts("agency", adj, raw_funnel(cm, s), casemix_trends(oe, last, s), s)
     if region_units:

@@ -36,8 +36,8 @@ def section_number(i: int) -> str:
 
 
 def shown(x: float, digits: int) -> float:
-    """`x` as it prints with `digits` decimals (half away from zero on the decimal string, as
-    the formatter rounds), with no negative zero."""
+    """`x` as it prints with `digits` decimals (Python's rounding of the binary value, the
+    same as the f-string formatting of `fixed`), with no negative zero."""
     v = round(float(x), digits)
     return 0.0 if v == 0 else v
 
