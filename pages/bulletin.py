@@ -96,12 +96,11 @@ if allowed is not None and not allowed:
     st.info(s("no_scope"))
     st.stop()
 
-c1, c2, c3, c4 = st.columns([1, 1, 1, 2])
+c1, c2, c3, c4 = st.columns([1, 1, 2, 1])
 month = c1.selectbox(s("month"), months, index=min(1, len(months) - 1),
                      format_func=lambda d: f"{d:%Y-%m}")
-period = c2.selectbox(s("period"), ["month", "quarter", "year"], format_func=lambda p: s(f"p_{p}"))
 kinds = ["city", "county", "sector"] if allowed is None else ["county"]
-kind = c3.selectbox(s("scope"), kinds, format_func=s)
+kind = c2.selectbox(s("scope"), kinds, format_func=s)
 arg = ""
 if kind == "county":
     regions = extracts.load_regions(eng)
@@ -112,9 +111,10 @@ if kind == "county":
     if not names:
         st.info(s("no_scope"))
         st.stop()
-    arg = c4.selectbox(s("county"), list(names), format_func=names.get)
+    arg = c3.selectbox(s("county"), list(names), format_func=names.get)
 elif kind == "sector":
-    arg = c4.selectbox(s("sector"), sorted(set(extracts.load_agencies(eng)["sector"])))
+    arg = c3.selectbox(s("sector"), sorted(set(extracts.load_agencies(eng)["sector"])))
+period = c4.selectbox(s("period"), ["month", "quarter", "year"], format_func=lambda p: s(f"p_{p}"))
 scope = parse_scope(eng, f"{kind}:{arg}" if arg else kind)
 if allowed is not None and f"{scope.kind}:{scope.region_code}" not in allowed:
     st.stop()  # server-side check: whatever the widgets were made to send

@@ -75,6 +75,54 @@ FOOTER_MM = MARGINS_MM["bottom"] - 7 - NUMBER_LINE_PT / 2 * 25.4 / 72
 BODY_LINE_PT = LINE_PITCH_TWIPS / 20  # 28.9
 
 
+# Child order of the WordprocessingML elements this module adds to (ECMA-376 Part 1): Word
+# refuses a document whose children are out of order ("unreadable content").
+ORDER = {
+    "w:pPr": ("w:pStyle", "w:keepNext", "w:keepLines", "w:pageBreakBefore", "w:framePr",
+              "w:widowControl", "w:numPr", "w:suppressLineNumbers", "w:pBdr", "w:shd", "w:tabs",
+              "w:suppressAutoHyphens", "w:kinsoku", "w:wordWrap", "w:overflowPunct",
+              "w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi", "w:adjustRightInd",
+              "w:snapToGrid", "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents",
+              "w:suppressOverlap", "w:jc", "w:textDirection", "w:textAlignment",
+              "w:textboxTightWrap", "w:outlineLvl", "w:divId", "w:cnfStyle", "w:rPr",
+              "w:sectPr", "w:pPrChange"),
+    "w:rPr": ("w:rStyle", "w:rFonts", "w:b", "w:bCs", "w:i", "w:iCs", "w:caps", "w:smallCaps",
+              "w:strike", "w:dstrike", "w:outline", "w:shadow", "w:emboss", "w:imprint",
+              "w:noProof", "w:snapToGrid", "w:vanish", "w:webHidden", "w:color", "w:spacing",
+              "w:w", "w:kern", "w:position", "w:sz", "w:szCs", "w:highlight", "w:u", "w:effect",
+              "w:bdr", "w:shd", "w:fitText", "w:vertAlign", "w:rtl", "w:cs", "w:em", "w:lang",
+              "w:eastAsianLayout", "w:specVanish", "w:oMath"),
+    "w:tblPr": ("w:tblStyle", "w:tblpPr", "w:tblOverlap", "w:bidiVisual",
+                "w:tblStyleRowBandSize", "w:tblStyleColBandSize", "w:tblW", "w:jc",
+                "w:tblCellSpacing", "w:tblInd", "w:tblBorders", "w:shd", "w:tblLayout",
+                "w:tblCellMar", "w:tblLook", "w:tblCaption", "w:tblDescription"),
+    "w:sectPr": ("w:headerReference", "w:footerReference", "w:footnotePr", "w:endnotePr",
+                 "w:type", "w:pgSz", "w:pgMar", "w:paperSrc", "w:pgBorders", "w:lnNumType",
+                 "w:pgNumType", "w:cols", "w:formProt", "w:vAlign", "w:noEndnote", "w:titlePg",
+                 "w:textDirection", "w:bidi", "w:rtlGutter", "w:docGrid", "w:printerSettings",
+                 "w:sectPrChange"),
+}
+
+
+def _put(parent, el, order: str):
+    """Insert `el` into `parent` where the schema puts it, replacing one of the same tag."""
+    seq = ORDER[order]
+    tag = el.tag
+    for old in parent.findall(tag):
+        parent.remove(old)
+    after = {qn(t) for t in seq[seq.index(_prefixed(tag)) + 1:]}
+    for i, child in enumerate(parent):
+        if child.tag in after:
+            parent.insert(i, el)
+            return el
+    parent.append(el)
+    return el
+
+
+def _prefixed(tag: str) -> str:
+    return "w:" + tag.split("}", 1)[1]
+
+
 def _fonts(run, name: str, size: float, bold: bool = False, color: RGBColor | None = None,
            latin: str | None = None) -> None:
     run.font.name = latin or name
@@ -85,25 +133,23 @@ def _fonts(run, name: str, size: float, bold: bool = False, color: RGBColor | No
     rpr = run._element.get_or_add_rPr()
     fonts = rpr.find(qn("w:rFonts"))
     if fonts is None:
-        fonts = OxmlElement("w:rFonts")
-        rpr.insert(0, fonts)
+        fonts = _put(rpr, OxmlElement("w:rFonts"), "w:rPr")
     for attr in ("w:ascii", "w:hAnsi"):
         fonts.set(qn(attr), latin or name)
     fonts.set(qn("w:eastAsia"), name)
 
 
 def _snap(paragraph, on: bool) -> None:
-    ppr = paragraph._p.get_or_add_pPr()
     el = OxmlElement("w:snapToGrid")
     el.set(qn("w:val"), "1" if on else "0")
-    ppr.insert(0, el)
+    _put(paragraph._p.get_or_add_pPr(), el, "w:pPr")
 
 
 def _condense(run) -> None:
     """Characters at the grid's pitch: 16 pt − 0.25 pt, 28 to a 156 mm line."""
     el = OxmlElement("w:spacing")
     el.set(qn("w:val"), str(CONDENSE_TWENTIETHS))
-    run._element.get_or_add_rPr().append(el)
+    _put(run._element.get_or_add_rPr(), el, "w:rPr")
 
 
 def _para(doc, text: str = "", font: str = BODY_FONT, size: float = BODY_PT, align=None,
@@ -162,8 +208,7 @@ def _border(paragraph, side: str, size_eighths: int, space_pt: int, color: str) 
     ppr = paragraph._p.get_or_add_pPr()
     border = ppr.find(qn("w:pBdr"))
     if border is None:
-        border = OxmlElement("w:pBdr")
-        ppr.append(border)
+        border = _put(ppr, OxmlElement("w:pBdr"), "w:pPr")
     el = OxmlElement(f"w:{side}")
     for k, v in (("w:val", "single"), ("w:sz", str(size_eighths)), ("w:space", str(space_pt)),
                  ("w:color", color)):
@@ -172,14 +217,11 @@ def _border(paragraph, side: str, size_eighths: int, space_pt: int, color: str) 
 
 
 def _grid(section) -> None:
-    sect = section._sectPr
-    for old in sect.findall(qn("w:docGrid")):
-        sect.remove(old)
     grid = OxmlElement("w:docGrid")
     grid.set(qn("w:type"), "linesAndChars")
     grid.set(qn("w:linePitch"), str(LINE_PITCH_TWIPS))
     grid.set(qn("w:charSpace"), str(CHAR_SPACE))
-    sect.append(grid)
+    _put(section._sectPr, grid, "w:sectPr")
 
 
 def _repeat_header(row) -> None:
@@ -199,11 +241,10 @@ def _fixed_widths(t, widths_mm: tuple[float, ...]) -> None:
     tblpr = tbl.tblPr
     layout = OxmlElement("w:tblLayout")
     layout.set(qn("w:type"), "fixed")
-    tblpr.append(layout)
+    _put(tblpr, layout, "w:tblPr")
     width = tblpr.find(qn("w:tblW"))
     if width is None:
-        width = OxmlElement("w:tblW")
-        tblpr.append(width)
+        width = _put(tblpr, OxmlElement("w:tblW"), "w:tblPr")
     width.set(qn("w:w"), _twips(sum(widths_mm)))
     width.set(qn("w:type"), "dxa")
     margins = OxmlElement("w:tblCellMar")
@@ -212,7 +253,7 @@ def _fixed_widths(t, widths_mm: tuple[float, ...]) -> None:
         el.set(qn("w:w"), _twips(mm))
         el.set(qn("w:type"), "dxa")
         margins.append(el)
-    tblpr.append(margins)
+    _put(tblpr, margins, "w:tblPr")
     for col, w in zip(tbl.tblGrid.findall(qn("w:gridCol")), widths_mm, strict=True):
         col.set(qn("w:w"), _twips(w))
     for row in t.rows:
@@ -271,13 +312,15 @@ def _body(doc, b: Bulletin) -> None:
                 _para(doc, text, H2_FONT)
             else:
                 _para(doc, text, align=WD_ALIGN_PARAGRAPH.JUSTIFY)
+    # the last paragraph, the 附件说明 and the 落款 stay together (see _signature)
+    doc.paragraphs[-1].paragraph_format.keep_with_next = True
 
 
 def _attachment_note(doc, b: Bulletin) -> None:
     """附件：1．… with later names aligned under the first (7.3.4)."""
     if not b.attachments:
         return
-    _para(doc)
+    _para(doc).paragraph_format.keep_with_next = True
     for k, a in enumerate(b.attachments, start=1):
         label = f"{k}．{a.title}"
         if k == 1:
@@ -287,6 +330,7 @@ def _attachment_note(doc, b: Bulletin) -> None:
         else:
             p = _para(doc, label, indent_chars=0)
             p.paragraph_format.left_indent = Pt(GRID_CHAR_PT * 5)
+        p.paragraph_format.keep_with_next = True
 
 
 def _signature(doc, b: Bulletin) -> None:
@@ -299,10 +343,11 @@ def _signature(doc, b: Bulletin) -> None:
     ws, wd = text_em(f.issuer), text_em(date)
     date_right = max(2.0, ws - wd)
     signer_right = date_right + wd + 2 - ws if wd + 2 > ws else 2.0
-    _para(doc)
+    _para(doc).paragraph_format.keep_with_next = True
     for text, right in ((f.issuer, signer_right), (date, date_right)):
         p = _para(doc, text, align=WD_ALIGN_PARAGRAPH.RIGHT, indent_chars=0)
         p.paragraph_format.right_indent = Pt(GRID_CHAR_PT * right)
+        p.paragraph_format.keep_with_next = text == f.issuer  # a signature never alone
 
 
 def _attachments(doc, b: Bulletin) -> None:
@@ -345,7 +390,7 @@ def _imprint(doc, b: Bulletin) -> None:
                  ("w:horzAnchor", "margin"), ("w:tblpXSpec", "center"),
                  ("w:tblpYSpec", "bottom")):
         pos.set(qn(k), v)
-    tblpr.append(pos)
+    _put(tblpr, pos, "w:tblPr")
     _fixed_widths(t, (TEXT_MM[0],))
     borders = OxmlElement("w:tblBorders")
     for side, size in (("top", 8), ("bottom", 8), ("insideH", 6)):
@@ -354,7 +399,7 @@ def _imprint(doc, b: Bulletin) -> None:
                      ("w:color", "000000")):
             el.set(qn(k), v)
         borders.append(el)
-    tblpr.append(borders)
+    _put(tblpr, borders, "w:tblPr")
     for row, (kind, content) in zip(t.rows, rows, strict=True):
         cell = row.cells[0]
         p = cell.paragraphs[0]
@@ -373,6 +418,9 @@ def _imprint(doc, b: Bulletin) -> None:
             fmt.right_indent = Pt(NUMBER_PT)
             fmt.tab_stops.add_tab_stop(Mm(TEXT_MM[0] - 2.4) - Pt(NUMBER_PT * 2), WD_TAB_ALIGNMENT.RIGHT)
             _fonts(p.add_run(f"{printer}\t{date}"), BODY_FONT, NUMBER_PT, latin=LATIN_FONT)
+    # a document ends with a paragraph, not a table (Word requires it; LibreOffice drops a
+    # floating table that ends the body)
+    _para(doc, indent_chars=0, exact_pt=1)
 
 
 def issuer_size(issuer: str) -> float:

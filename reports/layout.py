@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 PT_MM = 25.4 / 72
 SIZES = (10.5, 9.0)  # 五号, then 小五 — never smaller
-PAD_MM = 2.4  # cell margins left + right (Word: 1.2 mm each; CSS padding the same)
+PAD_MM = 3.0  # cell margins left + right (1.2 mm each in Word and CSS) and the rules
 HEADER_LINES = 3  # a header may wrap to this many lines
 TEXT_LINES = 2  # a text cell may wrap to this many lines before the table widens it
 _UNBREAKABLE = re.compile(r"^[\x20-\x7e—–%‰+\-.,:/]*$")

@@ -83,6 +83,7 @@ h3 {{ font-family: {KAI}; font-weight: normal; font-size: {BODY_PT}pt; margin: 0
 .annex-note p {{ text-indent: 0; padding-left: {5 * GRID_CHAR_PT:.2f}pt; }}
 .annex-note p.first {{ text-indent: {-3 * GRID_CHAR_PT:.2f}pt; }}
 .sign {{ margin-top: {BODY_LINE_PT:.3f}pt; }}
+.closing {{ break-inside: avoid; }}
 .sign p {{ text-indent: 0; text-align: right; }}
 .annex {{ page-break-before: always; }}
 .annex .label {{ font-family: {HEI}; text-indent: 0; }}
@@ -156,6 +157,10 @@ def bulletin_html(b: Bulletin, label: str = "") -> str:
     for n, sec in enumerate(b.sections, start=1):
         parts.append(f"<h2>{tx.section_number(n)}、{_e(sec.title)}</h2>")
         parts += _paragraphs(sec.paragraphs)
+    # the last paragraph, the 附件说明 and the 落款 stay together: a signature is never alone
+    # on a page (GB/T 9704 §7.3.5)
+    closing = parts.pop() if b.sections and b.sections[-1].paragraphs else ""
+    parts.append(f'<div class="closing">{closing}')
     if b.attachments:
         items = [f'<p class="{"first" if k == 1 else ""}">{"附件：" if k == 1 else ""}'
                  f"{k}．{_e(a.title)}</p>" for k, a in enumerate(b.attachments, start=1)]
@@ -167,7 +172,7 @@ def bulletin_html(b: Bulletin, label: str = "") -> str:
     parts.append(
         f'<div class="sign"><p style="padding-right:{signer_right * GRID_CHAR_PT:.2f}pt">'
         f'{_e(f.issuer)}</p><p style="padding-right:{date_right * GRID_CHAR_PT:.2f}pt">'
-        f"{_e(date)}</p></div>")
+        f"{_e(date)}</p></div></div>")
     for k, a in enumerate(b.attachments, start=1):
         parts.append(f'<div class="annex"><p class="label">附件{k}</p><h1>{_e(a.title)}</h1>')
         parts += _paragraphs(a.paragraphs)

@@ -661,10 +661,12 @@ def _stats_method(stats: StatsCheck | None, settings: Settings, rules: BulletinR
     if stats is None:
         return "本期无有时限办结件，未进行统计检验。"
     s = stats.settings
+    od = ("本期单位间差异未显著大于随机波动，未作离散度调整" if stats.method == "none" else
+          f"本期单位间差异显著大于随机波动，已作{OD_ZH.get(stats.method, stats.method)}")
     return (f"统计检验方法：按事项、办理渠道和月份建立超期概率模型（近{s.casemix_months}个月数据），"
             f"推算各单位在全市平均水平下应有的超期件数（预期数），与实际超期件数比较；以漏斗图判断"
             f"差距是否超出随机波动（{100 * s.alert_level:g}%预警线、{100 * s.alarm_level:g}%报警线，"
-            f"单位间差异显著大于随机波动时作{OD_ZH.get(stats.method, stats.method)}）；并检验近"
+            f"{od}）；并检验近"
             f"{s.trend_months}个月实际与预期超期件之比是否逐月上升（多重检验按错误发现率"
             f"{tx.pct(s.fdr_q, 0)}校正）。综合得分中的网上办理、好差评和红黄牌不在检验之内。")
 

@@ -192,3 +192,24 @@ def test_document_properties_name_the_office_and_this_build(docx_bytes, doc, cit
     assert "政务服务效能监测平台".encode() in props
     body = "".join(_texts(doc))
     assert city_bulletin.content_hash not in body and "hash" not in body
+
+
+def test_properties_are_in_schema_order_so_word_opens_the_file(docx_bytes):
+    """Word refuses ("unreadable content") a document whose property children are out of the
+    order ECMA-376 gives; check every pPr, rPr, tblPr and sectPr of the body and footers."""
+    from lxml import etree
+
+    from reports.docx_render import ORDER
+
+    with zipfile.ZipFile(io.BytesIO(docx_bytes)) as z:
+        parts = [n for n in z.namelist() if n.startswith("word/") and n.endswith(".xml")
+                 and ("document" in n or "footer" in n)]
+        for name in parts:
+            root = etree.fromstring(z.read(name))
+            for tag, seq in ORDER.items():
+                rank = {qn(t): i for i, t in enumerate(seq)}
+                for el in root.iter(qn(tag)):
+                    ranks = [rank[c.tag] for c in el if c.tag in rank]
+                    assert ranks == sorted(ranks), (name, tag, [c.tag for c in el])
+                    unknown = [c.tag for c in el if c.tag not in rank]
+                    assert not unknown, (name, tag, unknown)
