@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import json
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -19,6 +20,15 @@ from queries import schema
 from reports import FORMATS
 from reports.publish import publish_bulletin, version_files
 from tests.reports.conftest import AS_OF, ISSUED, MONTH
+
+
+@pytest.fixture
+def xlsx_only(monkeypatch):
+    """For tests about numbering, lists and audit rows, not files: store only the cheap
+    workbook (every format is stored and rendered in the tests above)."""
+    import reports.publish
+
+    monkeypatch.setattr(reports.publish, "FORMATS", ("xlsx",))
 
 
 def _add_late_cases(engine: sa.Engine, n: int) -> None:
@@ -98,7 +108,7 @@ def test_published_version_survives_late_data_and_the_next_carries_a_correction(
     assert history[0]["diff"]["new_hash"] == v2.bulletin.content_hash
 
 
-def test_document_numbers_follow_the_offices_sequence(demo_copy):
+def test_document_numbers_follow_the_offices_sequence(demo_copy, xlsx_only):
     engine = demo_copy
     scope = parse_scope(engine, "city")
     may = publish_bulletin(engine, MONTH, scope, [], issued_on=ISSUED)
@@ -110,7 +120,7 @@ def test_document_numbers_follow_the_offices_sequence(demo_copy):
     assert store.latest_version(engine, dt.date(2025, 6, 1), f"{scope.key}#quarter")
 
 
-def test_edited_office_texts_go_into_the_next_version_and_are_audited(demo_copy):
+def test_edited_office_texts_go_into_the_next_version_and_are_audited(demo_copy, xlsx_only):
     from queries import audit
 
     engine = demo_copy
@@ -127,7 +137,7 @@ def test_edited_office_texts_go_into_the_next_version_and_are_audited(demo_copy)
     assert len(rows) == 1 and json.loads(rows[0]["detail"])["after"]["cc"].startswith("县委")
 
 
-def test_interview_rule_uses_last_months_published_list(demo_copy):
+def test_interview_rule_uses_last_months_published_list(demo_copy, xlsx_only):
     engine = demo_copy
     scope = parse_scope(engine, "city")
     april = publish_bulletin(engine, dt.date(2025, 4, 1), scope, [], issued_on=ISSUED)
@@ -150,11 +160,9 @@ def test_migration_creates_the_store_tables_as_declared(any_engine):
     assert store.bulletin_versions.name in schema.metadata.tables
 
 
-def test_a_publication_and_its_audit_row_commit_together(demo_copy):
+def test_a_publication_and_its_audit_row_commit_together(demo_copy, xlsx_only):
     """The audit row is written in the version's transaction: when it cannot be written, no
     version is published; when it is, it names the version stored."""
-    import pytest
-
     from queries import audit
 
     engine = demo_copy
