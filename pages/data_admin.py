@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard import admin, data, panels
 from dashboard.auth import current_user
 from dashboard.components import data_status_panel, load_runs_table, table
+from dashboard.scoring_editor import scoring_editor
 from dashboard.shell import page_setup
 from dashboard.state import status
 from queries.contract import TABLES
@@ -165,6 +166,7 @@ with tab_set:
     else:
         st.json({k: getattr(current, k) for k in EDITABLE})
     st.caption(", ".join(f"{k} = {getattr(defaults, k)}" for k in EDITABLE))
+    scoring_editor(current, user, can(user, "edit_settings"), ctx.lang)
 
 with tab_audit:
     if can(user, "view_audit"):

@@ -10,6 +10,9 @@ covers a different population than the number above it.
 (completed late in the month, or open at month end with a yellow card issued by then); days
 over come from the case's yellow card (the working-day clock of the metric job), so the list
 agrees with the 超期件 count (a test checks it).
+
+Every read takes a month or, with `last`, a period of months [month, last] (a quarterly or
+annual 考核 bulletin): flows are summed over the period, stocks taken at its end.
 """
 
 from __future__ import annotations
@@ -32,15 +35,18 @@ from queries.extracts import (
 )
 
 
-def _month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:
+def _month_bounds(month: dt.date, last: dt.date | None = None) -> tuple[dt.datetime, dt.datetime]:
+    """[first moment of `month`, first moment after `last` (default `month`))."""
     m = month_start(month)
-    return dt.datetime.combine(m, dt.time()), dt.datetime.combine(add_months(m, 1), dt.time())
+    end = add_months(month_start(last or m), 1)
+    return dt.datetime.combine(m, dt.time()), dt.datetime.combine(end, dt.time())
 
 
 def card_counts(
-    engine: Engine, month: dt.date, filters: Filters, region_codes: Sequence[str] | None
+    engine: Engine, month: dt.date, filters: Filters, region_codes: Sequence[str] | None,
+    last: dt.date | None = None,
 ) -> pl.DataFrame:
-    """Cards issued in `month` per agency × item: yellow, red, revoked, still open.
+    """Cards issued in `month` (to `last`) per agency × item: yellow, red, revoked, still open.
 
     Columns: agency_code, agency_name, item_code, item_name, yellow, red, revoked, open.
     Review cards (item '') are listed with item_name "差评未按期整改".
@@ -57,7 +63,8 @@ def card_counts(
         )
         .select_from(k.outerjoin(a, a.c.agency_code == k.c.agency_code)
                      .outerjoin(i, i.c.item_code == k.c.item_code))
-        .where(k.c.month == month_start(month), *scope_conditions(k, filters, region_codes))
+        .where(k.c.month.between(month_start(month), month_start(last or month)),
+               *scope_conditions(k, filters, region_codes))
         .group_by(k.c.agency_code, a.c.name, k.c.item_code, i.c.name)
     )
     with engine.connect() as conn:
@@ -75,6 +82,7 @@ def overdue_cases(
     region_codes: Sequence[str] | None,
     limit: int,
     count: bool = True,
+    last: dt.date | None = None,
 ) -> tuple[pl.DataFrame, int | None]:
     """The cases behind 超期件 for `month`, most days over first, and how many there are
     (None when `count` is False).
@@ -90,7 +98,8 @@ def overdue_cases(
     look-ups against a few dozen).
     """
     c, k, a, i = schema.cases, schema.cards, schema.agencies, schema.items
-    start, end = _month_bounds(month)
+    start, end = _month_bounds(month, last)
+    final = month_start(last or month)
     in_clock = sa.and_(c.c.accepted_at.is_not(None),
                        c.c.status.not_in(["not_accepted", "withdrawn"]))
     has_deadline = sa.or_(c.c.promised_days.is_not(None), c.c.statutory_days.is_not(None))
@@ -102,8 +111,8 @@ def overdue_cases(
     # carries its case's agency, item and channel: conditions on the small cards table let the
     # database start from the cards and look cases up by key, instead of scanning every case
     # that was open at the month's end.
-    where = [k.c.kind == "yellow", k.c.subject == "case", k.c.month <= month_start(month),
-             k.c.issued_on < month_start(add_months(month, 1)),
+    where = [k.c.kind == "yellow", k.c.subject == "case", k.c.month <= final,
+             k.c.issued_on < add_months(final, 1),
              *scope_conditions(k, filters, region_codes),
              in_clock, sa.or_(completed_in, open_at_end)]
     src = (k.join(c, c.c.case_id == k.c.case_id)
@@ -134,9 +143,14 @@ def overdue_cases(
     return df, total
 
 
-def _valid_reviews_in(month: dt.date, filters: Filters, region_codes: Sequence[str] | None):
+def _valid_reviews_in(month: dt.date, filters: Filters, region_codes: Sequence[str] | None,
+                      last: dt.date | None = None, as_of: dt.datetime | None = None):
+    """Valid reviews rated in the months, up to `as_of` (the facts' cut-off) when it falls
+    inside them — the reviews the metric job counted."""
     r = schema.reviews
-    start, end = _month_bounds(month)
+    start, end = _month_bounds(month, last)
+    if as_of is not None:
+        end = min(end, as_of)
     return [
         r.c.rated_at >= start, r.c.rated_at < end,
         sa.func.coalesce(r.c.appeal_upheld, sa.false()) == sa.false(),
@@ -165,12 +179,14 @@ def _review_scope(filters: Filters, region_codes: Sequence[str] | None):
 
 
 def review_levels(
-    engine: Engine, month: dt.date, filters: Filters, region_codes: Sequence[str] | None
+    engine: Engine, month: dt.date, filters: Filters, region_codes: Sequence[str] | None,
+    last: dt.date | None = None, as_of: dt.datetime | None = None,
 ) -> dict[int, int]:
-    """Valid reviews rated in `month` per level 1..5 (every level present, 0 when none)."""
+    """Valid reviews rated in `month` (to `last`, and up to `as_of`) per level 1..5 (every
+    level, 0 when none)."""
     r = schema.reviews
-    stmt = (sa.select(r.c.level, sa.func.count()).where(*_valid_reviews_in(month, filters,
-                                                                          region_codes))
+    stmt = (sa.select(r.c.level, sa.func.count()).where(*_valid_reviews_in(
+        month, filters, region_codes, last, as_of))
             .group_by(r.c.level))
     with engine.connect() as conn:
         got = {int(lv): int(n) for lv, n in conn.execute(stmt).all()}
@@ -178,7 +194,8 @@ def review_levels(
 
 
 def bad_review_tags(
-    engine: Engine, month: dt.date, filters: Filters, region_codes: Sequence[str] | None
+    engine: Engine, month: dt.date, filters: Filters, region_codes: Sequence[str] | None,
+    last: dt.date | None = None, as_of: dt.datetime | None = None,
 ) -> list[tuple[str, int]]:
     """(tag, count) over valid 差评 (level ≤ 2) rated in `month`, most frequent first.
 
@@ -187,7 +204,8 @@ def bad_review_tags(
     """
     r = schema.reviews
     stmt = sa.select(r.c.tags).where(
-        *_valid_reviews_in(month, filters, region_codes), r.c.level <= 2, r.c.tags.is_not(None)
+        *_valid_reviews_in(month, filters, region_codes, last, as_of), r.c.level <= 2,
+        r.c.tags.is_not(None)
     )
     counts: dict[str, int] = {}
     with engine.connect() as conn:
@@ -204,7 +222,8 @@ def unrectified_bad_reviews(
     region_codes: Sequence[str] | None,
     as_of: dt.datetime,
 ) -> pl.DataFrame:
-    """Valid 差评 rated up to the end of `month` and not rectified by `as_of`, per agency.
+    """Valid 差评 rated up to the end of `month` (the period's last month) and not rectified
+    by `as_of`, per agency.
 
     Columns: agency_code, agency_name, open_bad, oldest_rated_at. Sorted by open_bad desc.
     """

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 # the thresholds the dashboard lets the supervision office change (others: settings file)
 EDITABLE: tuple[str, ...] = ("warn_days", "warn_share", "red_grace_days", "rectify_days",
                              "callback_days", "min_n_rank", "top_n")
+# whole tables the dashboard edits (validated and audited like the thresholds)
+EDITABLE_TABLES: tuple[str, ...] = ("scoring",)
 
 
 def overrides(engine: Engine) -> dict[str, Any]:
@@ -53,7 +55,7 @@ def save(engine: Engine, changes: Mapping[str, Any], username: str, role: str | 
     """Store changed settings; returns {key: (before, after)} (empty when nothing changed)."""
     from metrics.settings import load_settings
 
-    unknown = sorted(set(changes) - set(EDITABLE))
+    unknown = sorted(set(changes) - set(EDITABLE) - set(EDITABLE_TABLES))
     if unknown:
         from queries.errors import XiaonengError
 

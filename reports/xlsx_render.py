@@ -17,11 +17,13 @@ import re
 import xlsxwriter
 
 from metrics.bulletin.model import Bulletin, ColumnFmt, Table
+from metrics.bulletin.text import section_number, signing_date
 from queries.spreadsheet_cells import xlsx_workbook
 
-NUM_FORMATS: dict[str, str] = {
-    "int": "#,##0", "pct": "0.0%", "pp": "+0.00%;-0.00%;0.00%", "rel": "+0.0%;-0.0%;0.0%",
-    "days": "0.0", "score": "0.0", "num": "0.00", "text": "@",
+NUM_FORMATS: dict[str, str] = {  # the documents' precision (metrics.bulletin.text.DIGITS)
+    "int": "#,##0", "pct": "0.00%", "pp": "+0.00%;-0.00%;0.00%", "rel": "+0.00%;-0.00%;0.00%",
+    "days": "0.0", "+days": "+0.0;-0.0;0.0", "score": "0.00", "+score": "+0.00;-0.00;0.00",
+    "num": "0.00", "text": "@",
 }
 FILLS = {"red": ("#FFC7CE", "#9C0006"), "yellow": ("#FFEB9C", "#9C5700")}
 HEADER_ROW, FIRST_DATA_ROW = 1, 2  # zero-based: header on row 2, data from row 3
@@ -42,8 +44,10 @@ def render_xlsx(b: Bulletin, label: str = "") -> bytes:
     buf = io.BytesIO()
     wb = xlsx_workbook(buf)  # strings_to_formulas / _urls / _numbers off
     as_of = dt.datetime.fromisoformat(b.provenance["as_of"])
-    wb.set_properties({"title": b.title, "author": "政务服务效能监测平台", "created": as_of,
-                       "comments": f"content hash {b.content_hash}"})
+    issuer = b.frame.issuer if b.frame else "政务服务效能监测平台"
+    wb.set_properties({"title": b.title, "author": issuer, "company": issuer, "created": as_of,
+                       "comments": f"content hash {b.content_hash}; job run "
+                                   f"{b.provenance.get('job_run_id')}"})
     title_f = wb.add_format({"bold": True, "font_size": 14})
     head_f = wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True,
                             "align": "center", "valign": "vcenter"})
@@ -55,17 +59,17 @@ def render_xlsx(b: Bulletin, label: str = "") -> bytes:
 
     ws = wb.add_worksheet("通报")
     ws.set_column(0, 0, 110)
-    ws.write(0, 0, b.title + (f"（{label}）" if label else ""), title_f)
-    ws.write(1, 0, f"月份：{b.month}    范围：{b.scope.name}    数据截至：{b.provenance['as_of']}")
-    r = 3
+    ws.write_string(0, 0, b.title + (f"（{label}）" if label else ""), title_f)
+    lines = [b.frame.doc_number, b.frame.recipients] if b.frame else []
+    lines += [*b.correction, *b.opening]
     for n, sec in enumerate(b.sections, start=1):
-        ws.write(r, 0, f"{n}. {sec.title}", title_f)
-        r += 1
-        for p in sec.paragraphs:
-            ws.write(r, 0, p, wrap_f)
-            r += 1
-        r += 1
-    ws.write(r, 0, f"内容校验码：{b.content_hash}")
+        lines += ["", f"{section_number(n)}、{sec.title}", *sec.paragraphs]
+    lines += ["", *(f"附件{k}：{a.title}" for k, a in enumerate(b.attachments, start=1))]
+    if b.frame:
+        lines += ["", b.frame.issuer,
+                  signing_date(dt.date.fromisoformat(b.frame.issued_on), b.frame.date_style)]
+    for r, line in enumerate(lines, start=2):
+        ws.write_string(r, 0, line, wrap_f)
 
     used: set[str] = {"通报"}
     for table in b.tables:
@@ -76,9 +80,9 @@ def render_xlsx(b: Bulletin, label: str = "") -> bytes:
 
 
 def _table_sheet(ws, table: Table, title_f, head_f, cell_f, fills) -> None:
-    ws.write(0, 0, table.title, title_f)
+    ws.write_string(0, 0, table.title, title_f)
     for j, col in enumerate(table.columns):
-        ws.write(HEADER_ROW, j, col.zh, head_f)
+        ws.write_string(HEADER_ROW, j, col.zh, head_f)
         width = 28 if col.fmt == "text" else 12
         ws.set_column(j, j, width)
     for i, row in enumerate(table.rows):
@@ -101,4 +105,4 @@ def _table_sheet(ws, table: Table, title_f, head_f, cell_f, fills) -> None:
                     "type": "cell", "criteria": ">", "value": 0, "format": fills[colour]})
     ws.freeze_panes(FIRST_DATA_ROW, 1)
     if table.note:
-        ws.write(last + 2, 0, "注：" + table.note)
+        ws.write_string(last + 2, 0, "注：" + table.note)

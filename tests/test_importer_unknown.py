@@ -70,22 +70,22 @@ def _bulletin_text(engine: sa.Engine) -> str:
                                 "online_rate", "full_online_rate", "unknown_channel_share"],
                        Filters(month_from=MAY, month_to=MAY))
     rows = {r["metric_id"]: r for r in df.iter_rows(named=True)}
-    section = _overall(rows, Scope("city", "330200", "宁波市"), MAY)
+    section, _ = _overall(rows, Scope("city", "330200", "宁波市"), MAY, "month")
     return "".join(section.paragraphs)
 
 
 def test_the_bulletin_states_the_unknown_share_in_one_sentence(sqlite_engine, tmp_path):
     _load(sqlite_engine, tmp_path, MIXED)
     text = _bulletin_text(sqlite_engine)
-    assert "网上办理率37.5%" in text
-    assert "受理办件中申报渠道未记录的占12.5%，网上办理率按全部受理办件计算" in text
+    assert "网上办理率37.50%" in text
+    assert "受理办件中申报渠道未记录的占12.50%，网上办理率按全部受理办件计算" in text
 
 
 def test_the_bulletin_gives_no_online_rate_when_no_channel_is_recorded(sqlite_engine, tmp_path):
     _load(sqlite_engine, tmp_path, ["unknown"] * 4)
     text = _bulletin_text(sqlite_engine)
     assert "受理办件均未记录申报渠道，网上办理率无法计算" in text
-    assert "网上办理率0.0%" not in text
+    assert "网上办理率0.00%" not in text
 
 
 @pytest.fixture

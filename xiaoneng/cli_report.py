@@ -2,10 +2,14 @@
 
     xiaoneng report --month 2026-09 --scope city --format docx,xlsx,pdf --out DIR [--publish]
     xiaoneng report --month previous --on-workday 3 --publish --out /srv/bulletins
+    xiaoneng report --month 2026-09 --period quarter --publish --out DIR   # 季度考核通报
 
 `--month previous` is the month before today. `--on-workday N` makes the command do nothing
 (exit 0) unless today is the N-th working day of the month by the product's own calendar
 (holidays and 调休 included), so a plain daily cron line publishes on the right day.
+`--period quarter|year` builds the 考核 bulletin of the quarter or year containing the month
+from the same facts. A publication stores every format; the files asked for are written out
+(a later request for another format of the same version gets its stored bytes).
 """
 
 from __future__ import annotations
@@ -69,7 +73,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from queries import audit
     from xiaoneng.cli_identity import resolve
 
-    what = {"month": month, "bulletin_scope": scope.key, "via": "cli"}
+    issued_on = parse_date(args.issued_on) if args.issued_on else None
+    what = {"month": month, "bulletin_scope": scope.key, "via": "cli", "period": args.period}
     if args.publish:
         from reports.publish import publish_bulletin
 
@@ -80,7 +85,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         write = audit.hook(actor.username, "publish", **actor.audit(), detail=what)
         try:
             res = publish_bulletin(engine, month, scope, formats, settings, rules,
-                                   created_by=actor.username, audit=write)
+                                   created_by=actor.username, audit=write, period=args.period,
+                                   issued_on=issued_on)
         except Exception as exc:
             audit.record_failure(write, engine, exc)
             raise
@@ -99,14 +105,14 @@ def cmd_report(args: argparse.Namespace) -> int:
                   f"{month:%Y-%m} (hash {res.bulletin.content_hash[:12]}) to {out}")
             if res.diff:
                 print("  changes from version", res.version - 1, ":", res.diff["summary"])
-                for line in describe_changes(res.diff, limit=20):
+                for line in change_lines(res.diff, limit=20):
                     print("   ", line)
         return 0
     from reports.publish import preview
     from xiaoneng.cli_identity import os_actor
 
     actor = os_actor()
-    b, files = preview(engine, month, scope, formats, settings, rules)
+    b, files = preview(engine, month, scope, formats, settings, rules, args.period)
     written = [out / file_name(b, fmt) for fmt in files]
     for path, data in zip(written, files.values(), strict=True):
         path.write_bytes(data)
@@ -124,22 +130,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe_changes(diff: dict, limit: int = 50) -> list[str]:
-    """Human lines for a stored diff (numbers formatted as in the documents)."""
-    from reports.formatting import display
+def change_lines(diff: dict, limit: int = 50) -> list[str]:
+    from metrics.bulletin.diff import change_lines as lines
 
-    lines = []
-    for c in diff.get("changes", []):
-        if c["change"] == "changed":
-            lines.append(f"{c['table']} · {c['row']} · {c['column']}: "
-                         f"{display(c['old'], c['fmt'])} → {display(c['new'], c['fmt'])}")
-        else:
-            lines.append(f"{c['table']} · {c['row']}: {'新增' if c['change'] == 'added' else '删除'}")
-    for c in diff.get("lists", []):
-        lines.append(f"{c['list']}名单 · {c['unit']}: {c['change']}")
-    if len(lines) > limit:
-        lines = lines[:limit] + [f"… {len(lines) - limit} more"]
-    return lines
+    return lines(diff, limit)
+
+
+def parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise XiaonengError(f"--issued-on must be a date YYYY-MM-DD, got {text!r}") from None
 
 
 def register(sub) -> None:
@@ -159,4 +160,9 @@ def register(sub) -> None:
                    help="the publishing account (a supervisor whose scope covers the "
                         "bulletin), recorded in the version and the audit log (default: the "
                         "OS user, os:NAME)")
+    s.add_argument("--period", default="month", choices=("month", "quarter", "year"),
+                   help="month (月度通报, default) or the quarter / year containing --month "
+                        "(季度 / 年度考核通报)")
+    s.add_argument("--issued-on", default=None, metavar="YYYY-MM-DD",
+                   help="成文日期 and 印发日期 of the document (default: today)")
     s.set_defaults(handler=cmd_report)

@@ -5,11 +5,21 @@ published versions in `queries.bulletin_store`.
 """
 
 from metrics.bulletin.build import build_bulletin, definitions_version
-from metrics.bulletin.model import Bulletin, Chart, Column, Scope, Section, Table, UnitNote
+from metrics.bulletin.model import (
+    Bulletin,
+    Chart,
+    Column,
+    Frame,
+    Scope,
+    Section,
+    Table,
+    UnitNote,
+)
 from metrics.bulletin.rules import BulletinRules
-from metrics.bulletin.scope import parse_scope, scope_filters
+from metrics.bulletin.scope import parse_scope, period_bounds, scope_filters
 
 __all__ = [
-    "Bulletin", "BulletinRules", "Chart", "Column", "Scope", "Section", "Table", "UnitNote",
-    "build_bulletin", "definitions_version", "parse_scope", "scope_filters",
+    "Bulletin", "BulletinRules", "Chart", "Column", "Frame", "Scope", "Section", "Table",
+    "UnitNote", "build_bulletin", "definitions_version", "parse_scope", "period_bounds",
+    "scope_filters",
 ]

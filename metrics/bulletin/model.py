@@ -15,8 +15,9 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 # How a column's numbers are shown: int (件/张), pct (0–1 shown as %), pp (a change of a share,
-# shown in 百分点), rel (a relative change shown as %), days, score (0–100), num, text.
-ColumnFmt = Literal["int", "pct", "pp", "rel", "days", "score", "num", "text"]
+# shown in 百分点), rel (a relative change shown as %), days, score (0–100), num, text, and the
+# signed changes +days / +score (text.display).
+ColumnFmt = Literal["int", "pct", "pp", "rel", "days", "score", "num", "text", "+days", "+score"]
 Cell = str | int | float | bool | None
 
 
@@ -25,6 +26,7 @@ class Column:
     key: str
     zh: str
     fmt: ColumnFmt = "text"
+    doc: bool = True  # False: in the Excel workbook only (codes, detail counts)
 
 
 @dataclass(frozen=True)
@@ -64,15 +66,38 @@ class Chart:
     values: tuple[float | None, ...]
     fmt: ColumnFmt = "int"
     target: float | None = None  # a target line (metrics.md §9), same unit as values
+    reference: float | None = None  # the whole scope's value (a dashed reference line)
 
 
 @dataclass(frozen=True)
 class Section:
+    """A part of the 正文 (numbered 一、二、 by the renderers) or, in `Bulletin.attachments`,
+    one 附件 (numbered 附件1, 附件2 …). Paragraphs starting with "（一）" are level-2 headings
+    followed by their text (楷体 in Word and PDF)."""
+
     id: str
     title: str  # without the 一、二、 numbering (renderers number sections)
     paragraphs: tuple[str, ...] = ()
     tables: tuple[Table, ...] = ()
     charts: tuple[Chart, ...] = ()
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The 公文 parts around the text (GB/T 9704-2012): 发文机关标志, 文号, 主送机关, 落款,
+    成文日期, 版记 (抄送, 印发机关 and 印发日期). Dates are ISO strings (JSON); renderers print
+    them as `text.signing_date` says (`date_style`: arabic / chinese)."""
+
+    issuer: str  # 发文机关 (the 版头 and the 落款)
+    doc_number: str  # 文号, e.g. 越川效督〔2025〕5号
+    recipients: str  # 主送机关, ending with "："
+    issued_on: str  # 成文日期 (ISO)
+    cc: str = ""  # 抄送
+    printer: str = ""  # 印发机关
+    printed_on: str = ""  # 印发日期 (ISO)
+    date_style: str = "arabic"
+    seq: int = 0  # the number of 文号 ({seq})
+    show_provenance: bool = True  # the 数据来源 附件 (the office may switch it off)
 
 
 @dataclass(frozen=True)
@@ -84,7 +109,8 @@ class UnitNote:
     name: str
     rank: int | None
     score: float | None
-    interview: bool = False  # 约谈: in the bottom N this month and the month before
+    interview: bool = False  # 约谈: criticised this period and the ones before (rules.py)
+    group: str = ""  # the peer group's label (县（市、区）, 市直部门 …)
 
 
 @dataclass(frozen=True)
@@ -104,25 +130,40 @@ class Scope:
 
 @dataclass(frozen=True)
 class Bulletin:
-    month: str  # YYYY-MM
+    month: str  # YYYY-MM, the (last) month of the period
     scope: Scope
     title: str
-    sections: tuple[Section, ...]
+    sections: tuple[Section, ...]  # the 正文
     praise: tuple[UnitNote, ...]
     criticism: tuple[UnitNote, ...]
     provenance: dict[str, Any]
     content_hash: str = ""
+    period: str = "month"  # month / quarter / year
+    frame: Frame | None = None
+    opening: tuple[str, ...] = ()  # after 主送: the 依据 and the rule applied
+    attachments: tuple[Section, ...] = ()  # 附件 1, 2 … (the detail tables)
+    correction: tuple[str, ...] = ()  # 更正说明 of a later version
 
     def table(self, table_id: str) -> Table:
-        for s in self.sections:
-            for t in s.tables:
-                if t.id == table_id:
-                    return t
+        for t in self.tables:
+            if t.id == table_id:
+                return t
         raise KeyError(table_id)
 
     @property
     def tables(self) -> list[Table]:
-        return [t for s in self.sections for t in s.tables]
+        return [t for s in (*self.sections, *self.attachments) for t in s.tables]
+
+    @property
+    def paragraphs(self) -> list[str]:
+        """Every sentence of the 正文 a reader sees (opening, sections, correction)."""
+        return [*self.correction, *self.opening, *(p for s in self.sections for p in s.paragraphs)]
+
+    def substance_hash(self) -> str:
+        """The hash without the dates of signing and printing and the 更正说明: equal for the
+        same numbers, sentences and office texts built on another day."""
+        frame = replace(self.frame, issued_on="", printed_on="") if self.frame else None
+        return compute_hash(replace(self, frame=frame, correction=(), content_hash=""))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,18 +185,22 @@ class Bulletin:
 
         def chart(c: dict[str, Any]) -> Chart:
             return Chart(c["id"], c["title"], tuple(c["labels"]), tuple(c["values"]), c["fmt"],
-                         c.get("target"))
+                         c.get("target"), c.get("reference"))
 
-        sections = tuple(
-            Section(s["id"], s["title"], tuple(s["paragraphs"]),
-                    tuple(table(t) for t in s["tables"]), tuple(chart(c) for c in s["charts"]))
-            for s in d["sections"]
-        )
+        def sections(key: str) -> tuple[Section, ...]:
+            return tuple(
+                Section(s["id"], s["title"], tuple(s["paragraphs"]),
+                        tuple(table(t) for t in s["tables"]),
+                        tuple(chart(c) for c in s["charts"]))
+                for s in d.get(key, ()))
+
         return cls(
-            d["month"], Scope(**d["scope"]), d["title"], sections,
+            d["month"], Scope(**d["scope"]), d["title"], sections("sections"),
             tuple(UnitNote(**u) for u in d["praise"]),
             tuple(UnitNote(**u) for u in d["criticism"]),
-            d["provenance"], d.get("content_hash", ""),
+            d["provenance"], d.get("content_hash", ""), d.get("period", "month"),
+            Frame(**d["frame"]) if d.get("frame") else None, tuple(d.get("opening", ())),
+            sections("attachments"), tuple(d.get("correction", ())),
         )
 
     @classmethod

@@ -1,106 +1,115 @@
-"""The bulletin's ranking rules: composite score, rank with ties and minimum N, praise/criticism.
+"""The bulletin's 考核 rules: composite score with per-component deductions, ranking within a
+peer group, and who is praised, criticised, reminded and summoned (docs/bulletin.md).
 
-The composite score (综合得分, 0–100) is a weighted mean of component scores, each on 0–100:
-a share counts as its percentage (按时办结率 97.3% → 97.3), and red/yellow cards as
-`100 − card_penalty × (net cards per 100 completed cases)`, clipped to [0, 100]. A component
-with no data is left out and the remaining weights are rescaled, so a unit without reviews is
-scored on the rest rather than punished with a zero. The weights and the penalty are settings
-of the bulletin (`BulletinRules`, recorded in the provenance), defaults below.
+Composite score (综合得分, 百分制). Each component of `[scoring]` (metrics.settings) earns up to
+its points: a share earns `points × clip((v − zero_at) / (full_at − zero_at), 0, 1)`, a count
+loses `min(cap, per × x)` points (x per 100 completed cases by default). The deduction of a
+component (扣分) is its points minus what it earned, rounded to two decimals as printed; the
+score is 100 × (Σ points − Σ deductions) / Σ points over the components with data, so a unit
+without reviews is scored on the rest rather than punished with a zero. With every component
+present and points summing to 100, score = 100 − Σ deductions: the 扣分 table adds up.
 
 Ranking follows `metrics.query.ranking`: higher score first, ties share the smallest rank
-(1, 2, 2, 4), and a unit whose 有时限办结件数 is below `min_n` (Settings.min_n_rank) is
-listed after the ranked units without a rank — three cases at 100% do not top the table.
+(1, 2, 2, 4), and a unit whose 有时限办结件数 is below `min_n` is listed after the ranked units
+without a rank — three cases at 100% do not top the table. Peer groups (县（市、区）, 市直部门,
+乡镇（街道）…, `metrics.bulletin.groups`) are ranked separately.
 
-通报表扬 = ranked units with rank ≤ top_n; 通报批评 = ranked units whose rank counted from the
-bottom (ties sharing) is ≤ top_n, excluding any already praised. Ties at the boundary are all
-included, so a list can be longer than N. A unit criticised this month that was also
-criticised the month before is flagged for 约谈.
-
-With `stats_check` (default on) the criticism is checked against the lagging-unit statistics
-(`metrics.bulletin.stats_check`): the list itself still follows the score, the check says
-whether the statistics confirm the gap and names the lagging units outside the bottom N.
+Lists, per peer group of n ranked units (`select_lists`):
+- at most k = min(top_n, ⌊n × max_share⌋) places each way — never more than a third of the
+  group by default, so with six departments two are praised and at most two criticised, and a
+  group of fewer than three ranked units has no lists;
+- ties at a boundary are all in or all out: a tied block that would push a list past
+  ⌊n × max_share⌋ units is left out whole (naming one of two equal units is arbitrary);
+- 通报表扬: the top block. 通报批评: units of the bottom block (not praised) whose gap the
+  statistics confirm (`criticism = "confirmed"`, the default), or the whole bottom block when
+  the office's rule says rank alone suffices (`criticism = "rank"`); the rest of the bottom
+  block is reminded (提醒), not criticised;
+- 约谈: criticised in this and the `interview_after − 1` periods before.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import dataclasses
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
-from metrics.settings import Settings
-
-
-def _default_weights() -> dict[str, float]:
-    return {
-        "on_time_rate": 0.3,
-        "online_rate": 0.2,
-        "good_review_rate": 0.2,
-        "bad_review_rectified_rate": 0.1,
-        "cards": 0.2,
-    }
+from metrics.settings import ScoringSettings, Settings
 
 
 @dataclass(frozen=True)
 class BulletinRules:
     top_n: int = 3
     min_n: int = 30
-    weights: dict[str, float] = field(default_factory=_default_weights)
-    card_penalty: float = 10.0  # points per net card per 100 completed cases
+    scoring: ScoringSettings = field(default_factory=ScoringSettings)
     list_rows: int = 20  # rows of the case/card lists shown in the document
     tag_rows: int = 10
-    # 统计检验 in 通报批评: funnel / trend verdicts of metrics.stats for the criticised units and
-    # the other lagging units (metrics.bulletin.stats_check); off leaves the section as before.
+    # 统计检验 of the criticism (metrics.bulletin.stats_check). Off: no statistics, and under
+    # the "confirmed" rule nobody can be criticised (the bulletin says why).
     stats_check: bool = True
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> BulletinRules:
-        values: dict[str, Any] = {"top_n": settings.top_n, "min_n": settings.min_n_rank}
+        values: dict[str, Any] = {"top_n": settings.top_n, "min_n": settings.min_n_rank,
+                                  "scoring": settings.scoring}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = dataclasses.asdict(self)
+        d["scoring"] = self.scoring.as_mapping()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> BulletinRules:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in d.items() if k in known}
+        if "scoring" in values:
+            values["scoring"] = ScoringSettings.from_mapping(values["scoring"])
+        return cls(**values)
 
 
-SHARE_COMPONENTS = ("on_time_rate", "online_rate", "good_review_rate",
-                    "bad_review_rectified_rate")
+SCORE_DIGITS = 2  # scores and deductions are rounded as printed (text.DIGITS["score"])
 
 
-def composite_scores(df: pl.DataFrame, rules: BulletinRules) -> pl.DataFrame:
-    """Add `card_score` and `score` (composite) to a frame with one row per unit.
+def composite_scores(df: pl.DataFrame, scoring: ScoringSettings) -> pl.DataFrame:
+    """Add `ded_<component>` (deduction, null without data) and `score` to one row per unit.
 
-    Needs the share columns of SHARE_COMPONENTS (0–1 or null), `net_cards` and `completed`.
+    Needs a column per share component (0–1 or null), per count component, and `completed`.
     """
-    card_score = (
-        pl.when(pl.col("completed") > 0)
-        .then((100 - rules.card_penalty * pl.col("net_cards") * 100 / pl.col("completed"))
-              .clip(0.0, 100.0))
-        .otherwise(None)
-    )
-    df = df.with_columns(card_score.cast(pl.Float64).alias("card_score"))
-    parts = {k: pl.col(k) * 100 for k in SHARE_COMPONENTS}
-    parts["cards"] = pl.col("card_score")
-    weighted = [pl.when(e.is_not_null()).then(e * rules.weights.get(k, 0.0)).otherwise(0.0)
-                for k, e in parts.items()]
-    weight_sum = [pl.when(e.is_not_null()).then(pl.lit(rules.weights.get(k, 0.0)))
-                  .otherwise(0.0) for k, e in parts.items()]
-    total_w = pl.sum_horizontal(weight_sum)
+    ded_cols, avail = [], []
+    for c in scoring.components:
+        if c.method == "share":
+            zero, full = c.bounds()
+            frac = ((pl.col(c.id) - zero) / (full - zero)).clip(0.0, 1.0)
+            ded = c.points * (1 - frac)
+        else:
+            x = pl.col(c.id).fill_null(0).cast(pl.Float64)
+            if c.per_100:
+                x = pl.when(pl.col("completed") > 0).then(x * 100 / pl.col("completed"))
+            ded = pl.when(x.is_not_null()).then(  # min_horizontal would skip a null
+                pl.min_horizontal(x * c.per, pl.lit(c.max_deduction)))
+        ded_cols.append(ded.round(SCORE_DIGITS).cast(pl.Float64).alias(f"ded_{c.id}"))
+        avail.append(c)
+    df = df.with_columns(ded_cols)
+    points = pl.sum_horizontal(
+        pl.when(pl.col(f"ded_{c.id}").is_not_null()).then(pl.lit(float(c.points))).otherwise(0.0)
+        for c in avail)
+    lost = pl.sum_horizontal(pl.col(f"ded_{c.id}").fill_null(0.0) for c in avail)
     return df.with_columns(
-        pl.when(total_w > 0).then(pl.sum_horizontal(weighted) / total_w).otherwise(None)
-        .alias("score")
-    )
+        pl.when(points > 0).then((100 * (points - lost) / points).round(SCORE_DIGITS))
+        .otherwise(None).alias("score"))
 
 
-def rank_units(df: pl.DataFrame, rules: BulletinRules, key: str) -> pl.DataFrame:
-    """Add `ranked`, `rank` (ties share the smallest) and `rank_note`; sort ranked first.
-
-    Eligibility: a score, and `min_n_base` (有时限办结件数) ≥ rules.min_n.
-    """
+def rank_units(df: pl.DataFrame, min_n: int, key: str) -> pl.DataFrame:
+    """Add `ranked`, `rank` (ties share the smallest), `rank_from_bottom` and `rank_note`;
+    sort ranked first. Eligibility: a score, and `min_n_base` (有时限办结件数) ≥ min_n."""
     df = df.with_columns(
         pl.when(pl.col("score").is_null()).then(pl.lit("无数据"))
-        .when(pl.col("min_n_base").fill_null(0) < rules.min_n)
-        .then(pl.lit(f"办结不足{rules.min_n}件，不参与排名"))
+        .when(pl.col("min_n_base").fill_null(0) < min_n)
+        .then(pl.lit(f"有时限办结不足{min_n}件"))
         .otherwise(None).alias("rank_note")
     ).with_columns(pl.col("rank_note").is_null().alias("ranked"))
     eligible = pl.when(pl.col("ranked")).then(pl.col("score"))
@@ -111,16 +120,47 @@ def rank_units(df: pl.DataFrame, rules: BulletinRules, key: str) -> pl.DataFrame
     return df.sort(["rank", "score", key], descending=[False, True, False], nulls_last=True)
 
 
-def praise_and_criticism(
-    ranked: pl.DataFrame, rules: BulletinRules, key: str
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Rows (as dicts) praised and criticised under the rules above."""
-    if rules.top_n <= 0:
-        return [], []
-    top = ranked.filter(pl.col("ranked") & (pl.col("rank") <= rules.top_n))
-    top_keys = set(top[key].to_list())
-    bottom = ranked.filter(
-        pl.col("ranked") & (pl.col("rank_from_bottom") <= rules.top_n)
-        & ~pl.col(key).is_in(sorted(top_keys))
-    ).sort(["rank_from_bottom", key])
-    return top.to_dicts(), bottom.to_dicts()
+@dataclass(frozen=True)
+class Lists:
+    """The outcome of one peer group's ranking (rows as dicts of the ranked frame)."""
+
+    ranked: int  # n, units ranked
+    places: int  # k, places each way
+    limit: int  # ⌊n × max_share⌋, the most units a list may hold
+    praise: list[dict[str, Any]]
+    bottom: list[dict[str, Any]]  # the bottom block (not praised)
+    criticism: list[dict[str, Any]]  # of the bottom block: criticised under the rule
+    reminded: list[dict[str, Any]]  # of the bottom block: not criticised (gap not confirmed)
+
+
+def _block(rows: list[dict[str, Any]], rank_col: str, places: int, limit: int
+           ) -> list[dict[str, Any]]:
+    """Units with `rank_col` ≤ places; a tied block crossing `limit` is dropped whole."""
+    block = [r for r in rows if r[rank_col] is not None and r[rank_col] <= places]
+    while len(block) > limit:
+        worst = max(r[rank_col] for r in block)
+        block = [r for r in block if r[rank_col] < worst]
+    return block
+
+
+def select_lists(ranked: pl.DataFrame, rules: BulletinRules, key: str,
+                 confirmed: set[str] | None) -> Lists:
+    """Praise, bottom block, criticism and reminders of one ranked peer group.
+
+    `confirmed`: the keys whose gap the statistics confirm (None: no statistics were run)."""
+    rows = ranked.filter(pl.col("ranked")).to_dicts() if not ranked.is_empty() else []
+    n = len(rows)
+    limit = math.floor(n * rules.scoring.max_share + 1e-9)
+    places = max(0, min(rules.top_n, limit))
+    if places == 0:
+        return Lists(n, 0, limit, [], [], [], [])
+    praise = _block(rows, "rank", places, limit)
+    praised = {r[key] for r in praise}
+    bottom = sorted(_block([r for r in rows if r[key] not in praised], "rank_from_bottom",
+                           places, limit), key=lambda r: (r["rank_from_bottom"], r[key]))
+    if rules.scoring.criticism == "rank":
+        crit = bottom
+    else:
+        crit = [r for r in bottom if confirmed is not None and r[key] in confirmed]
+    named = {r[key] for r in crit}
+    return Lists(n, places, limit, praise, bottom, crit, [r for r in bottom if r[key] not in named])

@@ -58,6 +58,19 @@ def parse_scope(engine: Engine, text: str) -> Scope:
     )
 
 
-def scope_filters(scope: Scope, month: dt.date) -> Filters:
-    return Filters(month, month, region_code=scope.region_code,
+def scope_filters(scope: Scope, month: dt.date, last: dt.date | None = None) -> Filters:
+    """The query API's filters of `scope` for `month` (to `last`)."""
+    return Filters(month, last or month, region_code=scope.region_code,
                    sectors=(scope.sector,) if scope.sector else ())
+
+
+PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+def period_bounds(month: dt.date, period: str) -> tuple[dt.date, dt.date]:
+    """(first month, last month) of the calendar month / quarter / year containing `month`."""
+    if period not in PERIOD_MONTHS:
+        raise XiaonengError(f"--period must be month, quarter or year, got {period!r}")
+    n = PERIOD_MONTHS[period]
+    first = dt.date(month.year, (month.month - 1) // n * n + 1, 1)
+    return first, dt.date(first.year, first.month + n - 1, 1)

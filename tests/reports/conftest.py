@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 MONTH = dt.date(2025, 5, 1)
 AS_OF = dt.datetime(2025, 6, 30, 18)
+ISSUED = dt.date(2025, 6, 3)  # the 成文日期 of the test bulletins
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -62,12 +63,14 @@ def demo_copy(demo_db: Path, tmp_path: Path) -> sa.Engine:
 def city_bulletin(demo_engine):
     from metrics.bulletin import build_bulletin, parse_scope
 
-    return build_bulletin(demo_engine, MONTH, parse_scope(demo_engine, "city"))
+    return build_bulletin(demo_engine, MONTH, parse_scope(demo_engine, "city"),
+                          issued_on=ISSUED)
 
 
 @pytest.fixture(scope="session")
 def report_tools() -> None:
-    """fonts-noto-cjk, Pango and poppler-utils (installed by the project's script if missing)."""
+    """fonts-noto-cjk, the Fandol faces, Pango and poppler-utils (installed by the project's
+    script if missing)."""
     res = subprocess.run(["bash", str(ROOT / "scripts" / "ensure-report-tools.sh")],
                          capture_output=True, text=True)
     assert res.returncode == 0, f"report tools missing: {res.stderr.strip()}"

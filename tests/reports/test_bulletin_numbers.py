@@ -1,21 +1,32 @@
-"""The bulletin's numbers are the query API's numbers for the same month and scope."""
+"""The bulletin's numbers are the query API's numbers for the same period and scope, ranked by
+the documented rules within peer groups."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
 
 import polars as pl
 import pytest
 
-from metrics.bulletin import Bulletin, BulletinRules, build_bulletin, parse_scope, scope_filters
+from metrics.bulletin import (
+    Bulletin,
+    BulletinRules,
+    build_bulletin,
+    parse_scope,
+    period_bounds,
+    scope_filters,
+)
+from metrics.bulletin import text as tx
 from metrics.bulletin.build import OVERALL_IDS
 from metrics.bulletin.model import compute_hash
-from metrics.bulletin.rules import composite_scores, praise_and_criticism, rank_units
+from metrics.bulletin.text import shown_diff
 from metrics.query import metric_values
 from metrics.registry import METRIC_BY_ID
 from queries import bulletin_extracts as bx
-from tests.reports.conftest import MONTH
+from queries import extracts
+from tests.reports.conftest import ISSUED, MONTH
 
 
 def _close(a, b) -> bool:
@@ -30,11 +41,15 @@ def test_overall_table_equals_metric_values(demo_engine, city_bulletin):
         demo_engine, list(OVERALL_IDS), scope_filters(scope, MONTH), "city").iter_rows(named=True)}
     rows = {r["metric"]: r for r in city_bulletin.table("overall").records()}
     for mid in OVERALL_IDS:
-        row, exp = rows[METRIC_BY_ID[mid].zh], expected[mid]
+        met = METRIC_BY_ID[mid]
+        row, exp = rows[met.zh], expected[mid]
         assert _close(row["value"], exp["value"]), mid
-        rel = METRIC_BY_ID[mid].fmt == "int"
-        assert _close(row["mom"], exp["mom_rel"] if rel else exp["mom"]), mid
-        assert _close(row["yoy"], exp["yoy_rel"] if rel else exp["yoy"]), mid
+        prev = None if exp["mom"] is None else exp["value"] - exp["mom"]
+        assert _close(row["prev"], prev), mid
+        if met.fmt == "int":  # counts: the relative change
+            assert _close(row["mom"], exp["mom_rel"]), mid
+        else:  # shares and days: the change of the printed values (so 1.1 vs 1.0 is +0.1)
+            assert _close(row["mom"], shown_diff(exp["value"], prev, met.fmt)), mid
 
 
 def test_narrative_is_generated_from_the_numbers(city_bulletin):
@@ -43,44 +58,72 @@ def test_narrative_is_generated_from_the_numbers(city_bulletin):
     accepted = overall["受理量"]
     assert f"{int(accepted['value']):,}件" in text
     word = "增长" if accepted["mom"] > 0 else "下降"
-    assert f"环比{word}{abs(accepted['mom']) * 100:.1f}%" in text
-    assert f"按时办结率{overall['按时办结率']['value'] * 100:.1f}%" in text
+    assert f"环比{word}{abs(accepted['mom']) * 100:.2f}%" in text
+    assert f"按时办结率{overall['按时办结率']['value'] * 100:.2f}%" in text
 
 
 def test_region_ranking_equals_metric_values(demo_engine, city_bulletin):
     f = scope_filters(city_bulletin.scope, MONTH)
-    mv = metric_values(demo_engine, ["accepted", "on_time_rate", "overdue", "red_cards"], f,
-                       "region")
-    for rec in city_bulletin.table("rank_regions").records():
-        got = mv.filter(pl.col("region_code") == rec["code"])
-        vals = {r["metric_id"]: r["value"] for r in got.iter_rows(named=True)}
+    mv = metric_values(demo_engine, ["accepted", "on_time_rate", "overdue"], f, "region")
+    recs = city_bulletin.table("rank_regions").records()
+    assert {r["code"] for r in recs} == set(mv["region_code"]) - {city_bulletin.scope.region_code}
+    for rec in recs:
+        vals = {r["metric_id"]: r["value"] for r in
+                mv.filter(pl.col("region_code") == rec["code"]).iter_rows(named=True)}
         assert rec["accepted"] == vals["accepted"]
         assert _close(rec["on_time_rate"], vals["on_time_rate"])
         assert rec["overdue"] == vals["overdue"]
-        assert rec["red_cards"] == vals.get("red_cards", 0)
+
+
+def test_peer_groups_follow_the_scope(demo_engine, city_bulletin):
+    """City: counties and 市直部门; county: its 县直部门 (no counties inside a county);
+    sector: the sector's county offices, and its city office apart."""
+    ids = {t.id for t in city_bulletin.tables}
+    assert {"rank_regions", "rank_departments"} <= ids
+    county = build_bulletin(demo_engine, MONTH, parse_scope(demo_engine, "county:331221"),
+                            issued_on=ISSUED)
+    assert "rank_departments" in {t.id for t in county.tables}
+    assert "rank_regions" not in {t.id for t in county.tables}  # the demo's towns have no office
+    assert not any("县（市、区）" in p for p in county.sections[1].paragraphs)
+    agencies = {r["code"] for r in county.table("rank_departments").records()}
+    region_of = dict(extracts.load_agencies(demo_engine).select("agency_code", "region_code")
+                     .iter_rows())
+    assert {region_of[a] for a in agencies} == {"331221"}
+    sector = build_bulletin(demo_engine, MONTH, parse_scope(demo_engine, "sector:市场监管"),
+                            issued_on=ISSUED)
+    local = sector.table("rank_sector_local").records()
+    assert all(region_of[r["code"]] != "331200" for r in local)
+    assert [region_of[r["code"]] for r in sector.table("rank_sector_city").records()] == \
+        ["331200"]
+
+
+def test_scores_are_points_minus_deductions(city_bulletin):
+    """With every component present, 综合得分 = 100 − Σ 扣分 (the table adds up)."""
+    rules = BulletinRules.from_dict(city_bulletin.provenance["rules"])
+    keys = [f"ded_{c.id}" for c in rules.scoring.components]
+    for t in ("score_regions", "score_departments"):
+        for r in city_bulletin.table(t).records():
+            if all(r[k] is not None for k in keys):
+                assert r["score"] == pytest.approx(100 - sum(r[k] for k in keys), abs=1e-9)
 
 
 def test_rankings_follow_the_rules(city_bulletin):
-    rules = BulletinRules(**city_bulletin.provenance["rules"])
-    for tid in ("rank_regions", "rank_agencies"):
+    rules = BulletinRules.from_dict(city_bulletin.provenance["rules"])
+    for tid in ("score_regions", "score_departments"):
         recs = city_bulletin.table(tid).records()
         ranked = [r for r in recs if r["rank"] is not None]
-        # ranked units first, better score first, ties share the smallest rank
-        assert recs[: len(ranked)] == ranked
+        assert recs[: len(ranked)] == ranked  # ranked units first
         for a, b in zip(ranked, ranked[1:], strict=False):
             assert a["score"] >= b["score"]
             assert b["rank"] == (a["rank"] if b["score"] == a["score"] else ranked.index(b) + 1)
         for r in recs[len(ranked):]:
             assert r["rank_note"] is not None
-    praised = {u.code for u in city_bulletin.praise}
-    for u in city_bulletin.praise:
-        assert u.rank is not None and u.rank <= rules.top_n
-    for u in city_bulletin.criticism:
-        assert u.code not in praised
-        recs = city_bulletin.table("rank_regions" if u.level == "region" else
-                                   "rank_agencies").records()
-        scores = sorted(r["score"] for r in recs if r["rank"] is not None)
-        assert u.score <= scores[min(rules.top_n, len(scores)) - 1]
+        group = {r["code"] for r in recs}
+        praised = [u for u in city_bulletin.praise if u.code in group]
+        crit = [u for u in city_bulletin.criticism if u.code in group]
+        assert len(praised) <= min(rules.top_n, len(ranked) // 3)
+        assert len(crit) <= min(rules.top_n, len(ranked) // 3)
+        assert not {u.code for u in praised} & {u.code for u in crit}
 
 
 def test_lists_agree_with_their_counts(demo_engine, city_bulletin):
@@ -102,14 +145,28 @@ def test_lists_agree_with_their_counts(demo_engine, city_bulletin):
 
 def test_county_and_sector_scopes_read_their_own_numbers(demo_engine):
     county = parse_scope(demo_engine, "county:331221")
-    b = build_bulletin(demo_engine, MONTH, county)
+    b = build_bulletin(demo_engine, MONTH, county, issued_on=ISSUED)
     exp = metric_values(demo_engine, ["accepted"], scope_filters(county, MONTH), "city")
     assert b.table("overall").records()[0]["value"] == exp["value"][0]
     sector = parse_scope(demo_engine, "sector:税务")
-    s = build_bulletin(demo_engine, MONTH, sector)
+    s = build_bulletin(demo_engine, MONTH, sector, issued_on=ISSUED)
     exp = metric_values(demo_engine, ["accepted"], scope_filters(sector, MONTH), "city")
     assert s.table("overall").records()[0]["value"] == exp["value"][0]
-    assert "不适用" in s.sections[4].paragraphs[0]
+    assert "business_env" not in {sec.id for sec in s.sections}  # a region index: no sector
+
+
+@pytest.mark.parametrize("period, months", [("quarter", 3), ("year", 12)])
+def test_quarterly_and_annual_bulletins_sum_their_months(demo_engine, period, months):
+    """`--period quarter|year`: the same facts summed over the period containing the month."""
+    scope = parse_scope(demo_engine, "city")
+    b = build_bulletin(demo_engine, MONTH, scope, period=period, issued_on=ISSUED)
+    first, last = period_bounds(MONTH, period)
+    assert (last.month - first.month + 1) == months
+    per_month = metric_values(demo_engine, ["accepted"], scope_filters(scope, first, last),
+                              "city")  # one row per month
+    assert b.table("overall").records()[0]["value"] == per_month["value"].sum()
+    assert b.period == period and b.month == f"{last:%Y-%m}"
+    assert ("第二季度" if period == "quarter" else "2025年全市") in b.title
 
 
 def test_bulletin_round_trips_through_json_and_hash_covers_numbers(city_bulletin):
@@ -118,9 +175,10 @@ def test_bulletin_round_trips_through_json_and_hash_covers_numbers(city_bulletin
     assert compute_hash(again) == city_bulletin.content_hash
     t = city_bulletin.table("overall")
     changed_rows = ((t.rows[0][0], t.rows[0][1] + 1, *t.rows[0][2:]), *t.rows[1:])
-    sec0 = dataclasses.replace(city_bulletin.sections[0],
-                               tables=(dataclasses.replace(t, rows=changed_rows),))
-    other = dataclasses.replace(city_bulletin, sections=(sec0, *city_bulletin.sections[1:]))
+    a0 = dataclasses.replace(city_bulletin.attachments[0],
+                             tables=(dataclasses.replace(t, rows=changed_rows),))
+    other = dataclasses.replace(city_bulletin,
+                                attachments=(a0, *city_bulletin.attachments[1:]))
     assert compute_hash(other) != city_bulletin.content_hash
 
 
@@ -132,9 +190,10 @@ def test_the_hash_ignores_a_last_bit_and_the_run_id_but_not_a_published_digit(ci
 
     def with_value(v: float):
         rows = tuple((*r[:1], v, *r[2:]) if j == i else r for j, r in enumerate(t.rows))
-        sec0 = dataclasses.replace(city_bulletin.sections[0],
-                                   tables=(dataclasses.replace(t, rows=rows),))
-        return dataclasses.replace(city_bulletin, sections=(sec0, *city_bulletin.sections[1:]))
+        a0 = dataclasses.replace(city_bulletin.attachments[0],
+                                 tables=(dataclasses.replace(t, rows=rows),))
+        return dataclasses.replace(city_bulletin,
+                                   attachments=(a0, *city_bulletin.attachments[1:]))
 
     value = t.rows[i][1]
     assert compute_hash(with_value(math.nextafter(value, math.inf))) == city_bulletin.content_hash
@@ -145,7 +204,7 @@ def test_the_hash_ignores_a_last_bit_and_the_run_id_but_not_a_published_digit(ci
 
 
 def test_rebuilding_gives_the_same_hash(demo_engine, city_bulletin):
-    again = build_bulletin(demo_engine, MONTH, city_bulletin.scope)
+    again = build_bulletin(demo_engine, MONTH, city_bulletin.scope, issued_on=ISSUED)
     assert again.content_hash == city_bulletin.content_hash
 
 
@@ -154,60 +213,39 @@ def test_provenance_names_as_of_calendar_settings_and_definitions(city_bulletin)
     assert p["as_of"].startswith("2025-06-30 18:00")
     # the demo log stops at its last event of 2025-06-30 (the cut-off its load recorded)
     assert p["data_cutoff"].startswith("2025-06-30")
-    para = city_bulletin.sections[-1].paragraphs[0]
-    assert para.startswith(f"本通报数据截至{p['data_cutoff'][:16]}（指标计算时点2025-06-30 18:00）")
+    cutoff = tx.datetime_zh(dt.datetime.fromisoformat(p["data_cutoff"]))
+    assert f"（数据统计截至{cutoff}）" in city_bulletin.opening[0]
+    rows = dict(city_bulletin.table("provenance").rows)
+    assert rows["数据截至"] == cutoff and rows["指标计算时点"] == "2025年6月30日18时"
     assert p["calendar_version"].startswith("2024-2026:")
     assert p["settings_digest"] and p["definitions_version"]
-    assert p["rules"]["top_n"] == 3
+    assert p["rules"]["top_n"] == 3 and p["rules"]["scoring"]["criticism"] == "confirmed"
 
 
-# --- ranking rules on a hand-made frame -------------------------------------------------------
-
-def _units(scores: dict[str, tuple[float | None, int]]) -> pl.DataFrame:
-    rows = []
-    for code, (on_time, n) in scores.items():
-        rows.append({"code": code, "on_time_rate": on_time, "online_rate": None,
-                     "good_review_rate": None, "bad_review_rectified_rate": None,
-                     "net_cards": 0, "completed": 0, "min_n_base": n})
-    return pl.DataFrame(rows, schema={"code": pl.String, "on_time_rate": pl.Float64,
-                                      "online_rate": pl.Float64, "good_review_rate": pl.Float64,
-                                      "bad_review_rectified_rate": pl.Float64,
-                                      "net_cards": pl.Int64, "completed": pl.Int64,
-                                      "min_n_base": pl.Int64})
-
-
-def test_ties_share_rank_small_units_are_not_ranked_and_lists_include_ties():
-    rules = BulletinRules(top_n=2, min_n=30)
-    df = _units({"A": (0.99, 100), "B": (0.95, 100), "C": (0.95, 100), "D": (0.90, 100),
-                 "E": (1.0, 3), "F": (0.80, 100), "G": (None, 100)})
-    ranked = rank_units(composite_scores(df, rules), rules, "code")
-    order = ranked["code"].to_list()
-    assert order[:5] == ["A", "B", "C", "D", "F"]
-    assert dict(zip(ranked["code"], ranked["rank"], strict=True)) == {
-        "A": 1, "B": 2, "C": 2, "D": 4, "F": 5, "E": None, "G": None}
-    top, bottom = praise_and_criticism(ranked, rules, "code")
-    assert [r["code"] for r in top] == ["A", "B", "C"]  # the tie at rank 2 is included
-    assert [r["code"] for r in bottom] == ["F", "D"]
-
-
-def test_interview_flag_needs_bottom_two_months_running(demo_engine, city_bulletin):
+def test_interview_flag_needs_criticism_two_periods_running(demo_engine, city_bulletin):
     crit = city_bulletin.criticism
     assert crit, "the demo month has criticised units"
     first = crit[0]
     flagged = build_bulletin(demo_engine, MONTH, city_bulletin.scope,
-                             previous_bottom={(first.level, first.code)}, previous_source="测试")
+                             previous_bottom={(first.level, first.code)}, previous_source="测试",
+                             issued_on=ISSUED)
     assert [u.interview for u in flagged.criticism] == [u == first for u in crit]
+    assert "约谈其主要负责人" in "".join(flagged.sections[-2].paragraphs)
     none = build_bulletin(demo_engine, MONTH, city_bulletin.scope, previous_bottom=set(),
-                          previous_source="测试")
+                          previous_source="测试", issued_on=ISSUED)
     assert not any(u.interview for u in none.criticism)
-    assert "约谈" not in "".join(none.sections[5].paragraphs)
+    praise = next(s for s in none.sections if s.id == "praise")
+    assert "约谈其主要负责人" not in "".join(praise.paragraphs)
 
 
 @pytest.mark.parametrize("top_n", [1, 5])
-def test_top_n_is_configurable(demo_engine, city_bulletin, top_n):
-    b = build_bulletin(demo_engine, MONTH, city_bulletin.scope, rules=BulletinRules(top_n=top_n))
+def test_top_n_is_configurable_within_a_third(demo_engine, city_bulletin, top_n):
+    b = build_bulletin(demo_engine, MONTH, city_bulletin.scope, rules=BulletinRules(top_n=top_n),
+                       issued_on=ISSUED)
     regions = [u for u in b.praise if u.level == "region"]
-    assert len(regions) >= top_n and all(u.rank <= top_n for u in regions)
+    ranked = sum(1 for r in b.table("score_regions").records() if r["rank"] is not None)
+    assert len(regions) == min(top_n, ranked // 3)  # 8 ranked counties: at most 2
+    assert all(u.rank <= top_n for u in regions)
 
 
 def test_review_section_states_the_actual_review_rate_of_the_metric(demo_engine, city_bulletin):
@@ -217,4 +255,4 @@ def test_review_section_states_the_actual_review_rate_of_the_metric(demo_engine,
     assert 0 < rate < 1
     text = "".join(s for sec in city_bulletin.sections if sec.id == "reviews"
                    for s in sec.paragraphs)
-    assert f"实际评价率{rate * 100:.1f}%" in text
+    assert f"实际评价率{rate * 100:.2f}%" in text

@@ -1,7 +1,7 @@
-"""通报批评 with the statistics: the verdict printed for each criticised unit, and the other
-lagging units, are metrics.stats' verdicts for the same month, computed here independently from
-the case log (`assess` and the case-mix functions on clocked cases), not from the facts the
-bulletin reads."""
+"""通报批评 with the statistics: the verdict of every unit named at the bottom of a ranking is
+the statistics' own for the same month, computed here independently from the case log (the
+clocked cases, `expected_overdue` and the case-mix-adjusted trend on one row per case) rather
+than from the fact cells the bulletin reads; and the sentences say it in plain Chinese."""
 
 from __future__ import annotations
 
@@ -15,88 +15,114 @@ from docx import Document
 
 from metrics.bulletin import BulletinRules, build_bulletin
 from metrics.bulletin.build import _region_units
+from metrics.bulletin.model import Scope
 from metrics.stats import data as sdata
 from metrics.stats.casemix import adjusted_funnel, expected_overdue, raw_funnel
-from metrics.stats.lagging import assess
+from metrics.stats.settings import StatsSettings
+from metrics.stats.trends import casemix_monthly, casemix_trends
 from queries import extracts
 from queries.extracts import add_months
-from queries.inputs import read_reviews
 from reports import render
 from reports.xlsx_render import FIRST_DATA_ROW
-from tests.reports.conftest import MONTH
+from tests.reports.conftest import ISSUED, MONTH
 
 
 @pytest.fixture(scope="module")
-def case_log_stats(demo_engine):
-    """assess() on the case log (the 单位分析 page's path) plus the county funnel built from
-    the same clocked cases with the county as the unit."""
+def case_log(demo_engine):
+    """Agency and county verdict inputs from the clocked case log, one row per case."""
+    s = StatsSettings()
     tables = sdata.read_database(demo_engine, add_months(MONTH, -29), MONTH)
-    tables = dataclasses.replace(tables, reviews=read_reviews(demo_engine, (MONTH, MONTH)))
-    a = assess(tables, MONTH)
-    tree = extracts.load_regions(demo_engine)
-    scope_code = tree.filter(pl.col("level") == "city")["region_code"][0]
-    from metrics.bulletin.model import Scope
-
-    units = _region_units(tree, Scope("city", scope_code, "city"))
-    county_of = {r: u for u, codes in units.items() for r in codes}
-    agency_county = {ag: county_of.get(r, "__none__") for ag, r in
-                     tables.agencies.select("agency_code", "region_code").iter_rows()}
-    s = a.casemix
-    first = add_months(MONTH, 1 - 12)
+    first = add_months(MONTH, 1 - s.trend_months)
     clock = sdata.clocked(tables, sdata.month_end_moment(MONTH), add_months(first, -12))
-    completed = sdata.completed_with_deadline(clock, (first, MONTH)).with_columns(
-        pl.col("agency_code").replace_strict(agency_county, default="__none__").alias("county"))
-    cm = expected_overdue(completed, (MONTH, MONTH), None, tables.items, unit="county")
-    cm = dataclasses.replace(cm, units=cm.units.filter(pl.col("unit") != "__none__"))
-    assert s.period == (MONTH, MONTH)
-    return a, adjusted_funnel(cm), raw_funnel(cm)
+    completed = sdata.completed_with_deadline(clock, (first, MONTH))
+    tree = extracts.load_regions(demo_engine)
+    city = tree.filter(pl.col("level") == "city")["region_code"][0]
+    county_of = {r: u for u, codes in _region_units(tree, Scope("city", city, "")).items()
+                 for r in codes}
+    agency_county = {a: county_of.get(r, "__none__") for a, r in
+                     tables.agencies.select("agency_code", "region_code").iter_rows()}
+    completed = completed.with_columns(pl.col("agency_code").replace_strict(
+        agency_county, default="__none__").alias("county"))
+    out = {}
+    for level, unit in (("agency", "agency_code"), ("region", "county")):
+        cm = expected_overdue(completed, (MONTH, MONTH), s, tables.items, unit=unit)
+        cm = dataclasses.replace(cm, units=cm.units.filter(pl.col("unit") != "__none__"))
+        trends = casemix_trends(casemix_monthly(completed, MONTH, s, tables.items, unit), MONTH,
+                                s).filter(pl.col("unit") != "__none__")
+        out[level] = (adjusted_funnel(cm, s), raw_funnel(cm, s), trends, cm)
+    return out
 
 
-def _expected(unit: str, lagging: pl.DataFrame, adjusted, raw) -> str:
-    """The verdict's key phrase from the statistics' own flags."""
-    lag = lagging.filter(pl.col("unit") == unit)
-    if lag.height:
-        reasons = lag["reasons"][0]
-        return "仍显著落后" if "casemix_alarm" in reasons else "显著下降"
-    row = adjusted.units.filter(pl.col("unit") == unit)
+def _expected(level_stats, code: str) -> str:
+    adjusted, raw, trends, _ = level_stats
+    row = adjusted.units.filter(pl.col("unit") == code)
     if row.is_empty() or row["flag"][0] == "no_data":
         return "未作统计检验"
-    if row["worse"][0]:  # an alarm on the worse side is the lagging list's casemix_alarm
-        return "仍显著落后" if row["flag"][0] == "alarm" else "差距尚不能确认"
-    if raw.units.filter((pl.col("unit") == unit) & pl.col("worse")).height:
-        return "事项结构解释"
-    return "随机波动"
+    worsening = trends.filter((pl.col("unit") == code) & pl.col("worsening")).height > 0
+    if row["worse"][0] and row["flag"][0] == "alarm":
+        return "明显多于同类单位的预期"
+    if worsening:
+        return "逐月变差"
+    if row["worse"][0]:
+        return "差距尚不能确认"
+    if raw.units.filter((pl.col("unit") == code) & pl.col("worse")).height:
+        return "与所办事项的难度有关"
+    return "预期"
 
 
-def test_criticised_units_carry_the_statistics_verdict(city_bulletin, case_log_stats):
-    a, county_adj, county_raw = case_log_stats
+def test_every_unit_at_the_bottom_carries_the_statistics_verdict(city_bulletin, case_log):
     table = city_bulletin.table("praise_criticism")
-    crit = [r for r in table.records() if r["kind"] == "批评"]
-    assert crit, "the demo month criticises units"
-    by_name = {u.name: u for u in city_bulletin.criticism}
-    for rec in crit:
-        u = by_name[rec["name"]]
-        if u.level == "agency":
-            want = _expected(u.code, a.lagging, a.adjusted, a.casemix and raw_funnel(a.casemix))
-        else:
-            want = _expected(u.code, pl.DataFrame(schema={"unit": pl.String,
-                                                          "reasons": pl.List(pl.String)}),
-                             county_adj, county_raw)
+    rows = [r for r in table.records() if r["kind"] in ("批评", "提醒")]
+    assert rows, "the demo month has units at the bottom"
+    for rec in rows:
+        level = "region" if rec["group"] == "县（市、区）" else "agency"
+        want = _expected(case_log[level], rec["code"])
         assert want in rec["stats"], (rec["name"], rec["stats"], want)
+        confirmed = want in ("明显多于同类单位的预期", "逐月变差")
+        assert (rec["kind"] == "批评") == confirmed, rec
     for rec in table.records():
         if rec["kind"] == "表扬":
             assert rec["stats"] == ""
 
 
-def test_other_lagging_units_are_the_statistics_list_minus_the_criticised(city_bulletin,
-                                                                          case_log_stats):
-    a, _, _ = case_log_stats
-    criticised = {u.code for u in city_bulletin.criticism if u.level == "agency"}
-    want = [(n, r) for u, n, r in a.lagging.select("unit", "name", "reason_zh").iter_rows()
-            if u not in criticised]
-    got = [(r["name"], r["reason"]) for r in city_bulletin.table("stats_lagging").records()
-           if r["level"] == "部门"]
-    assert got == want
+def test_observed_and_expected_in_the_sentence_are_the_case_logs(city_bulletin, case_log):
+    for rec in city_bulletin.table("praise_criticism").records():
+        if rec["kind"] == "表扬":
+            continue
+        level = "region" if rec["group"] == "县（市、区）" else "agency"
+        units = case_log[level][3].units.filter(pl.col("unit") == rec["code"])
+        o, e = int(units["observed"][0]), float(units["expected"][0])
+        assert f"{o}件" in rec["stats"]
+        assert (f"{e:.0f}件" if e >= 10 else f"{e:.1f}件") in rec["stats"]
+
+
+def test_criticism_sentences_are_plain_and_never_contradict_themselves(city_bulletin):
+    praise = next(s for s in city_bulletin.sections if s.id == "praise").paragraphs
+    for p in praise:
+        if "予以通报批评" in p and "不予" not in p:
+            assert "经统计检验" in p
+            assert not any(w in p for w in ("正常波动", "尚不能确认", "难度有关"))
+        for technical in ("漏斗", "控制限", "q=", "错误发现率", "泊松", "离散"):
+            assert technical not in p  # the technical details are in the 附件
+    tech = city_bulletin.table("stats_detail").records()
+    assert tech and all("预期" in r["detail"] for r in tech)
+
+
+def test_other_lagging_units_are_named_with_their_group(demo_engine, city_bulletin, case_log):
+    """A unit of this bulletin's groups found lagging outside the bottom block is named."""
+    adjusted, _, trends, _ = case_log["agency"]
+    departments = {r["code"] for r in city_bulletin.table("rank_departments").records()}
+    bottom = {r["code"] for r in city_bulletin.table("praise_criticism").records()
+              if r["kind"] != "表扬"}
+    lagging = set(adjusted.units.filter(pl.col("worse") & (pl.col("flag") == "alarm"))["unit"]) \
+        | set(trends.filter(pl.col("worsening"))["unit"])
+    expected = sorted(lagging & departments - bottom)
+    text = "".join(next(s for s in city_bulletin.sections if s.id == "praise").paragraphs)
+    names = dict(extracts.load_agencies(demo_engine).select("agency_code", "name").iter_rows())
+    for code in expected:
+        assert names[code] in text
+    if not expected:
+        assert "未发现排名后列以外的明显落后单位" in text
 
 
 def test_docx_and_xlsx_show_the_verdicts(city_bulletin, report_tools):
@@ -106,10 +132,6 @@ def test_docx_and_xlsx_show_the_verdicts(city_bulletin, report_tools):
     doc = Document(io.BytesIO(files["docx"]))
     word = next(t for t in doc.tables if t.rows[0].cells[-1].text == "统计检验")
     assert [r.cells[-1].text for r in word.rows[1:]] == [v or "" for v in verdicts]
-    lag = city_bulletin.table("stats_lagging")
-    word_lag = next(t for t in doc.tables if t.rows[0].cells[-1].text == "落后原因")
-    assert [r.cells[-1].text for r in word_lag.rows[1:1 + len(lag.rows)]] == \
-        [r[2] for r in lag.rows]
     wb = openpyxl.load_workbook(io.BytesIO(files["xlsx"]))
     ws = wb[wb.sheetnames[1 + [t.id for t in city_bulletin.tables].index("praise_criticism")]]
     col = [c.key for c in table.columns].index("stats") + 1
@@ -118,13 +140,11 @@ def test_docx_and_xlsx_show_the_verdicts(city_bulletin, report_tools):
     assert [c or "" for c in cells] == [v or "" for v in verdicts]
 
 
-def test_the_check_can_be_switched_off(demo_engine, city_bulletin):
+def test_without_statistics_nobody_is_criticised_under_the_confirmed_rule(demo_engine,
+                                                                         city_bulletin):
     rules = dataclasses.replace(BulletinRules(), stats_check=False)
-    b = build_bulletin(demo_engine, MONTH, city_bulletin.scope, rules=rules)
-    assert "stats" not in [c.key for c in b.table("praise_criticism").columns]
-    with pytest.raises(KeyError):
-        b.table("stats_lagging")
-    assert b.table("provenance").title.startswith("表12")
-    assert b.provenance["stats"] is None
-    # the rest of the bulletin is the same
-    assert b.table("rank_agencies") == city_bulletin.table("rank_agencies")
+    b = build_bulletin(demo_engine, MONTH, city_bulletin.scope, rules=rules, issued_on=ISSUED)
+    assert b.criticism == () and b.provenance["stats"] is None
+    assert "本期无法进行统计检验，按考核规则不作通报批评" in "".join(b.sections[-2].paragraphs)
+    # the rankings are the same
+    assert b.table("score_departments") == city_bulletin.table("score_departments")

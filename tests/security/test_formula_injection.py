@@ -242,8 +242,9 @@ def test_bulletin_workbook_has_no_formula_not_even_in_a1(cli_env, tmp_path, caps
         (book,) = out.glob("*.xlsx")
         texts = assert_xlsx_safe(book)
         cells = {w: v for w, v, _ in _xlsx_cells(book)}
-        if scope != "city":  # the county's name opens the title in A1
-            assert cells["通报!A1"].startswith(cli_env["county_name"])
+        assert cells["通报!A1"].startswith("关于")  # the title, a string cell
+        if scope != "city":  # the county's poisoned name is kept intact, as text
+            assert any(cli_env["county_name"] in t for t in texts)
         assert texts & cli_env["agency_names"] or any(
             n in t for t in texts for n in cli_env["agency_names"])
 
