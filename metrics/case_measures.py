@@ -12,7 +12,7 @@ import datetime as dt
 
 import polars as pl
 
-from metrics.clock import ORD, add_clock, as_calendar
+from metrics.clock import ORD, add_clock, add_used_days, as_calendar, case_key_column
 from metrics.settings import Settings
 from queries.case_sources import bundle_heads_of
 from queries.schema import CASE_MEASURES, GRAIN
@@ -127,11 +127,15 @@ def completion_measures(
     months: list[dt.date],
     settings: Settings,
 ) -> pl.LazyFrame:
-    """Measures of the month of completion, from `completed_clock` rows."""
+    """Measures of the month of completion, from `completed_clock` rows.
+
+    `reviewed_case_ids`: one column, the case_id (or the job's case_key) of every case with a
+    valid review."""
     rows = clocked.with_columns(month_of("completed_at").alias("month")).filter(
         pl.col("month").is_in(months)
     )
-    rows = flag_membership(rows, reviewed_case_ids.select("case_id"), "case_id", "__reviewed")
+    key = reviewed_case_ids.collect_schema().names()[0]
+    rows = flag_membership(rows, reviewed_case_ids, key, "__reviewed")
     rows = _workday_lag_ok(rows, calendar, "completed_at", "reported_at",
                            settings.report_lag_days, "__timely")
     stat, prom, used = pl.col("statutory_days"), pl.col("promised_days"), pl.col("used_wd")
@@ -227,8 +231,7 @@ def snapshot_measures(
     as_of: dt.datetime,
 ) -> pl.LazyFrame:
     rows = month_end_rows(cases, months, as_of)
-    clocked = add_clock(rows, suspensions, calendar, settings.red_grace_days,
-                        with_card_dates=False)
+    clocked = add_used_days(rows, suspensions, calendar)
     return _sum_to_grain(
         clocked,
         {
@@ -274,9 +277,10 @@ def case_facts(
         done = completed_clock(cases, suspensions, calendar, settings, as_of)
     else:
         done = clocked.filter(pl.col("is_done"))
+    key = case_key_column(cases, reviews)
     reviewed = (
-        reviews.filter(~pl.col("appeal_upheld").fill_null(False) & pl.col("case_id").is_not_null())
-        .select("case_id")
+        reviews.filter(~pl.col("appeal_upheld").fill_null(False) & pl.col(key).is_not_null())
+        .select(key)
         .unique()
     )
     facts = combine(

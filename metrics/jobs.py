@@ -22,7 +22,14 @@ from metrics.cards import CARD_COLUMNS, card_facts, case_cards, clock_cases, war
 from metrics.settings import Settings
 from queries import facts_store, inputs
 from queries.audit import AuditHook
-from queries.case_sources import CaseSource, DatabaseSource, FrameSource, iter_slices
+from queries.case_sources import (
+    CASE_KEY,
+    CODED_COLUMNS,
+    CaseSource,
+    DatabaseSource,
+    FrameSource,
+    iter_slices,
+)
 from queries.errors import XiaonengError
 from queries.extracts import add_months
 from queries.schema import GRAIN
@@ -107,7 +114,8 @@ def slice_frames(
     # The clock of every case is the costliest step: compute it once, share it.
     # Only the columns the clock's consumers read (completion measures, cards, 预警): the
     # clocked frame is the job's largest intermediate, so its width is its memory.
-    clocked = clock_cases(cases.select(CLOCKED_CASE_COLUMNS), susp, calendar, settings,
+    key = [CASE_KEY] if CASE_KEY in tables["cases"].columns else []
+    clocked = clock_cases(cases.select(*key, *CLOCKED_CASE_COLUMNS), susp, calendar, settings,
                           as_of).collect().lazy()
     facts, hist = case_measures.case_facts(cases, susp, revs, calendar, be_months, settings,
                                            as_of, clocked=clocked, bundle_heads=bundle_heads)
@@ -122,20 +130,31 @@ def slice_frames(
         how="vertical_relaxed",
     )
     warn = warning_list(clocked, settings, as_of)
-    collected = pl.collect_all([facts, hist, review_facts, cards, warn])
+    collected = pl.collect_all([facts, hist, review_facts, decoded(cards), decoded(warn)])
     return dict(zip(SLICE_FRAMES, collected, strict=True))
 
 
-def _add(total: pl.DataFrame | None, part: pl.DataFrame, keys: tuple[str, ...]) -> pl.DataFrame:
-    """Sum two additive frames row-wise on `keys` (slices overlap on a few months)."""
-    if total is None:
-        return part
-    values = [c for c in part.columns if c not in keys]
-    return (
-        pl.concat([total, part], how="vertical_relaxed")
+def decoded(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """The grain columns back as strings: the job works on their integer codes
+    (queries.case_sources.coded) and decodes only what it outputs."""
+    names = frame.collect_schema()
+    return frame.with_columns(
+        pl.col(c).cast(pl.String) for c in CODED_COLUMNS
+        if c in names and names[c] == pl.Categorical
+    )
+
+
+def _sum(parts: list[pl.DataFrame], keys: tuple[str, ...]) -> pl.DataFrame:
+    """Sum the slices' additive frames row-wise on `keys` (slices overlap on a few months),
+    in one group-by on the coded keys, then decode them."""
+    if len(parts) == 1:
+        return decoded(parts[0].lazy()).collect()
+    values = [c for c in parts[0].columns if c not in keys]
+    return decoded(
+        pl.concat([p.lazy() for p in parts], how="vertical_relaxed")
         .group_by(*keys)
         .agg(pl.col(values).sum())
-    )
+    ).collect()
 
 
 def compute_source(
@@ -159,18 +178,20 @@ def compute_source(
     input_rows = {k: v.height for k, v in ref.items()}
     # One slice finds each bundle's first case itself; several need them found over all cases.
     heads = source.bundle_heads().lazy() if months_per_slice > 0 else None
-    totals: dict[str, pl.DataFrame | None] = dict.fromkeys(_ADDITIVE_KEYS)
-    lists: dict[str, list[pl.DataFrame]] = {"cards": [], "warnings": []}
+    # Each slice's facts are already summed to the grain (a few hundred thousand rows), so
+    # they are kept and summed once at the end, on their integer codes.
+    lists: dict[str, list[pl.DataFrame]] = {name: [] for name in SLICE_FRAMES}
     for tables in iter_slices(source, months_per_slice):
         for k in ("cases", "suspensions", "reviews"):
             input_rows[k] = input_rows.get(k, 0) + tables[k].height
         part = slice_frames(tables, months, be_months, as_of, settings, calendar, heads)
         del tables
-        for name, keys in _ADDITIVE_KEYS.items():
-            totals[name] = _add(totals[name], part[name], keys)
         for name in lists:
             lists[name].append(part[name])
-    out: dict[str, pl.DataFrame] = {k: v for k, v in totals.items() if v is not None}
+        del part
+    out: dict[str, pl.DataFrame] = {
+        name: _sum(lists.pop(name), keys) for name, keys in _ADDITIVE_KEYS.items()
+    }
     out["cards"] = pl.concat(lists["cards"], how="vertical_relaxed")
     out["warnings"] = pl.concat(lists["warnings"], how="vertical_relaxed")
     out["catalogue_facts"] = catalogue.catalogue_facts(

@@ -16,6 +16,13 @@ Three things span slices and are read separately: the first case of each bundle 
 counted once, in the month its first case was accepted), and the cases of the 营商环境 items
 (chains of cases are followed across months).
 
+Integer keys inside the job: every slice a source returns carries `case_key`, a small integer
+that identifies the case within the job's slice, on its cases, suspensions and reviews (assigned
+when the slice is read, until the database stores a surrogate key of its own), and its grain
+columns (agency, item, channel) as Categorical, i.e. small integer codes. The job's joins and
+group-bys run on those integers; strings are decoded only for the output facts
+(metrics.jobs). Reviews also carry their case's `item_code` ('' for none).
+
 Sources: `FrameSource` (frames in memory: tests, the demo), `ParquetSource` (contract tables as
 Parquet files, scanned with predicates: the benchmarks), `DatabaseSource` (the product
 database; bound parameters only).
@@ -37,6 +44,38 @@ from queries import inputs, schema
 from queries.extracts import add_months
 
 REFERENCE_TABLES = ("regions", "agencies", "items")
+
+# The per-slice integer case key, and the grain columns read as small integer codes.
+CASE_KEY = "case_key"
+CODED_COLUMNS = ("agency_code", "item_code", "channel")
+
+
+def coded(df: pl.DataFrame) -> pl.DataFrame:
+    """`df` with its grain columns as Categorical (UInt32 codes under the strings).
+
+    Why: group-bys and joins on the grain then hash small integers instead of strings; the
+    job casts back to String only when it writes its output facts.
+    """
+    return df.with_columns(
+        pl.col(c).cast(pl.Categorical) for c in CODED_COLUMNS if c in df.columns
+    )
+
+
+def keyed(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """A slice read with string case ids, given its integer case key and coded grain.
+
+    `case_key` is the case's row number in the slice; suspensions and reviews get theirs by
+    one narrow join on case_id (null for a row of no case in the slice), and reviews the
+    case's item ('' for none). Row counts do not change.
+    """
+    cases = tables["cases"].with_row_index(CASE_KEY)
+    ids = cases.select("case_id", CASE_KEY, pl.col("item_code").alias("__item"))
+    susp = tables["suspensions"].join(ids.drop("__item"), on="case_id", how="left",
+                                      maintain_order="left")
+    reviews = tables["reviews"].drop("item_code", strict=False).join(
+        ids, on="case_id", how="left", maintain_order="left"
+    ).with_columns(pl.col("__item").fill_null("").alias("item_code")).drop("__item")
+    return {"cases": coded(cases), "suspensions": susp, "reviews": coded(reviews)}
 
 
 @dataclass(frozen=True)
@@ -101,18 +140,21 @@ REVIEW_JOB_COLUMNS = (
 
 def attribute_reviews(
     reviews: pl.LazyFrame, cases: pl.LazyFrame, plan: Sequence[Slice]
-) -> pl.DataFrame:
-    """Every review with `__slice` (its case's slice; 0 for a review of no known case) and
-    `item_code` (its case's item; '' for none), in one join of the whole log.
+) -> dict[int, pl.DataFrame]:
+    """Every review, split by slice (its case's slice; 0 for a review of no known case), with
+    `item_code` (its case's item; '' for none) and `case_key` (its case's row number in
+    `cases`, the key the slice's cases carry; null for none), in one join of the whole log.
 
     Why: one join of all reviews against all cases costs about what one slice's look-up
     does, so attributing them once replaces a scan of every review per slice, and it also
-    carries the case's item, which the 好差评 measures need, so no slice joins again.
+    carries the case's item, which the 好差评 measures need, so no slice joins again. The
+    reviews are kept split by slice so that each part is freed once its slice is done.
     """
-    keys = cases.select(
-        "case_id", pl.col("item_code").alias("__item"), slice_number(plan).alias("__slice")
+    keys = cases.with_row_index(CASE_KEY).select(
+        "case_id", CASE_KEY, pl.col("item_code").alias("__item"),
+        slice_number(plan).alias("__slice"),
     )
-    return (
+    attributed = (
         reviews.join(keys, on="case_id", how="left", maintain_order="left")
         .with_columns(
             pl.col("__slice").fill_null(0),
@@ -121,6 +163,17 @@ def attribute_reviews(
         .drop("__item")
         .collect()
     )
+    empty = coded(attributed.clear().drop("__slice"))
+    parts = {int(k[0]): coded(v) for k, v in
+             attributed.partition_by("__slice", as_dict=True, include_key=False).items()}
+    del attributed
+    return {i: parts.pop(i, empty) for i in range(len(plan))}
+
+
+def slice_suspensions(suspensions: pl.DataFrame, cases: pl.DataFrame) -> pl.DataFrame:
+    """The suspensions of a slice's cases, with their `case_key` (one narrow join)."""
+    return suspensions.join(cases.select("case_id", CASE_KEY), on="case_id", how="inner",
+                            maintain_order="left")
 
 
 def bundle_heads_of(cases: pl.LazyFrame) -> pl.LazyFrame:
@@ -153,7 +206,7 @@ class FrameSource:
     def __init__(self, tables: dict[str, pl.DataFrame]) -> None:
         self.tables = tables
         self._plan: list[Slice] | None = None
-        self._reviews: pl.DataFrame | None = None
+        self._reviews: dict[int, pl.DataFrame] = {}
 
     def reference(self) -> dict[str, pl.DataFrame]:
         return {n: self.tables[n] for n in REFERENCE_TABLES}
@@ -163,17 +216,16 @@ class FrameSource:
 
     def slice(self, plan: Sequence[Slice], i: int) -> dict[str, pl.DataFrame]:
         if len(plan) == 1:
-            return {k: self.tables[k] for k in ("cases", "suspensions", "reviews")}
-        if self._reviews is None or self._plan != plan:
+            return keyed({k: self.tables[k] for k in ("cases", "suspensions", "reviews")})
+        if self._plan != plan or i not in self._reviews:
             self._plan = list(plan)
             self._reviews = attribute_reviews(self.tables["reviews"].lazy(),
                                               self.tables["cases"].lazy(), plan)
-        cases = self.tables["cases"].filter(slice_expr(plan[i]))
-        ids = cases["case_id"].implode()
+        cases = self.tables["cases"].with_row_index(CASE_KEY).filter(slice_expr(plan[i]))
         return {
-            "cases": cases,
-            "suspensions": self.tables["suspensions"].filter(pl.col("case_id").is_in(ids)),
-            "reviews": self._reviews.filter(pl.col("__slice") == i).drop("__slice"),
+            "cases": coded(cases),
+            "suspensions": slice_suspensions(self.tables["suspensions"], cases),
+            "reviews": self._reviews.pop(i),
         }
 
     def bundle_heads(self) -> pl.DataFrame:
@@ -194,7 +246,7 @@ class ParquetSource:
         self.case_columns = list(case_columns) if case_columns else None
         self._suspensions = pl.read_parquet(self.dir / "suspensions.parquet")
         self._plan: list[Slice] | None = None
-        self._reviews: pl.DataFrame | None = None
+        self._reviews: dict[int, pl.DataFrame] = {}
 
     def _scan(self, name: str) -> pl.LazyFrame:
         return pl.scan_parquet(self.dir / f"{name}.parquet")
@@ -210,19 +262,17 @@ class ParquetSource:
         return _key_month_bounds(self._scan("cases"))
 
     def slice(self, plan: Sequence[Slice], i: int) -> dict[str, pl.DataFrame]:
-        if self._reviews is None or self._plan != plan:
+        if self._plan != plan or i not in self._reviews:
             self._plan = list(plan)
             self._reviews = attribute_reviews(
                 self._scan("reviews").select(REVIEW_JOB_COLUMNS), self._scan("cases"), plan)
-        cases = self._cases().filter(slice_expr(plan[i])).collect()
-        mine = self._reviews.filter(pl.col("__slice") == i).drop("__slice")
-        if i == len(plan) - 1:  # the last slice: the attributed reviews are no longer needed
-            self._reviews = None
+        # The row index is taken before the filter: it is the key the attribution gave.
+        cases = self._cases().with_row_index(CASE_KEY).filter(slice_expr(plan[i])).collect()
         return {
-            "cases": cases,
-            "suspensions": self._suspensions.filter(
-                pl.col("case_id").is_in(cases["case_id"].implode())),
-            "reviews": mine,
+            "cases": coded(cases),
+            "suspensions": slice_suspensions(self._suspensions, cases),
+            # each slice's reviews are handed over once and then freed
+            "reviews": self._reviews.pop(i),
         }
 
     def bundle_heads(self) -> pl.DataFrame:
@@ -283,7 +333,7 @@ class DatabaseSource:
             )
             mine = sa.union_all(mine, orphan)
         reviews = inputs.read_select(self.engine, mine, "reviews")
-        return {"cases": cases, "suspensions": susp, "reviews": reviews}
+        return keyed({"cases": cases, "suspensions": susp, "reviews": reviews})
 
     def bundle_heads(self) -> pl.DataFrame:
         c = schema.cases.c
@@ -321,7 +371,7 @@ def iter_slices(source: CaseSource, months_per_slice: int) -> Iterator[dict[str,
 
 
 __all__ = [
-    "REVIEW_JOB_COLUMNS", "CaseSource", "DatabaseSource", "FrameSource", "ParquetSource", "Slice",
-    "attribute_reviews", "bundle_heads_of",
+    "CASE_KEY", "CODED_COLUMNS", "REVIEW_JOB_COLUMNS", "CaseSource", "DatabaseSource", "FrameSource", "ParquetSource", "Slice",
+    "attribute_reviews", "bundle_heads_of", "coded", "keyed",
     "iter_slices", "plan_slices", "slice_expr",
 ]
