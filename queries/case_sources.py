@@ -48,6 +48,8 @@ REFERENCE_TABLES = ("regions", "agencies", "items")
 # The per-slice integer case key, and the grain columns read as small integer codes.
 CASE_KEY = "case_key"
 CODED_COLUMNS = ("agency_code", "item_code", "channel")
+# Enumerations the job only compares with literals: coded too, never decoded.
+_CODED_ENUMS = ("status", "limit_unit")
 
 
 def coded(df: pl.DataFrame) -> pl.DataFrame:
@@ -57,7 +59,8 @@ def coded(df: pl.DataFrame) -> pl.DataFrame:
     job casts back to String only when it writes its output facts.
     """
     return df.with_columns(
-        pl.col(c).cast(pl.Categorical) for c in CODED_COLUMNS if c in df.columns
+        pl.col(c).cast(pl.Categorical) for c in (*CODED_COLUMNS, *_CODED_ENUMS)
+        if c in df.columns
     )
 
 
