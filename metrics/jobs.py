@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from metrics import business_env, case_measures, catalogue, reviews
 from metrics.calendar import WorkCalendar
-from metrics.cards import CARD_COLUMNS, card_facts, case_cards, clock_cases, warning_list
+from metrics.cards import CARD_COLUMNS, card_facts, case_cards, warning_list
 from metrics.settings import Settings
 from queries import facts_store, inputs
 from queries.audit import AuditHook
@@ -34,9 +34,13 @@ from queries.errors import XiaonengError
 from queries.extracts import add_months
 from queries.schema import GRAIN
 
-CLOCKED_CASE_COLUMNS = (
+# What the job's one pass over the cases reads (metrics.case_measures.case_pass): the clock's
+# inputs and every per-case intake and completion measure's. The pass is the job's largest
+# intermediate, so its width is its memory.
+PASS_CASE_COLUMNS = (
     "case_id", "item_code", "agency_code", "channel", "accepted_at", "completed_at", "status",
-    "statutory_days", "promised_days", "limit_unit", "e_result", "reported_at",
+    "statutory_days", "promised_days", "limit_unit", "e_result", "reported_at", "visits",
+    "full_online", "cross_region",
 )
 
 
@@ -111,14 +115,15 @@ def slice_frames(
     cases = tables["cases"].lazy()
     susp = tables["suspensions"].lazy()
     revs = tables["reviews"].lazy()
-    # The clock of every case is the costliest step: compute it once, share it.
-    # Only the columns the clock's consumers read (completion measures, cards, 预警): the
-    # clocked frame is the job's largest intermediate, so its width is its memory.
+    # The clock of every case is the costliest step: compute it once (in the one pass over
+    # the cases) and share it with the cards and the 预警 list.
     key = [CASE_KEY] if CASE_KEY in tables["cases"].columns else []
-    clocked = clock_cases(cases.select(*key, *CLOCKED_CASE_COLUMNS), susp, calendar, settings,
-                          as_of).collect().lazy()
+    case_rows = case_measures.case_pass(cases.select(*key, *PASS_CASE_COLUMNS), susp, calendar,
+                                        settings, as_of).collect().lazy()
     facts, hist = case_measures.case_facts(cases, susp, revs, calendar, be_months, settings,
-                                           as_of, clocked=clocked, bundle_heads=bundle_heads)
+                                           as_of, case_rows=case_rows, bundle_heads=bundle_heads)
+    # The rows of the cards and the 预警 list (metrics.cards.clock_cases).
+    clocked = case_rows.filter(pl.col("in_clock"))
     review_facts = reviews.review_facts(revs, cases, calendar, be_months, settings, as_of)
     cards = pl.concat(
         [
