@@ -115,19 +115,32 @@ def _key_month_bounds(cases: pl.LazyFrame) -> tuple[dt.date, dt.date] | None:
 
 
 def slice_expr(s: Slice) -> pl.Expr:
-    """Polars predicate: the case's chunk key is in the slice."""
-    key = chunk_key()
-    cond = pl.lit(True)
-    if s.lo is not None:
-        cond = cond & (key >= s.lo)
-    if s.hi is not None:
-        cond = cond & (key < s.hi)
-    return cond
+    """Polars predicate: the case's chunk key is in the slice.
+
+    Written as "accepted in the slice, or never accepted and submitted in it" rather than on
+    the coalesce, so that a Parquet scan can skip the row groups outside the slice by their
+    statistics (the log is written in time order): a slice then reads about its own share of
+    the file instead of all of it.
+    """
+    a, sub = pl.col("accepted_at"), pl.col("submitted_at")
+
+    def inside(col: pl.Expr) -> pl.Expr:
+        cond = pl.lit(True)
+        if s.lo is not None:
+            cond = cond & (col >= s.lo)
+        if s.hi is not None:
+            cond = cond & (col < s.hi)
+        return cond
+
+    if s.lo is None and s.hi is None:
+        return pl.lit(True)
+    return (a.is_not_null() & inside(a)) | (a.is_null() & inside(sub))
 
 
-def slice_number(plan: Sequence[Slice]) -> pl.Expr:
-    """Index in `plan` of the slice holding the case (its chunk key's slice)."""
-    key = chunk_key()
+def slice_number(plan: Sequence[Slice], key: pl.Expr | None = None) -> pl.Expr:
+    """Index in `plan` of the slice holding the case (its chunk key's slice), or of the
+    slice holding the moment `key`."""
+    key = chunk_key() if key is None else key
     expr = pl.lit(len(plan) - 1, dtype=pl.UInt32)
     for i in range(len(plan) - 2, -1, -1):
         expr = pl.when(key < plan[i].hi).then(pl.lit(i, dtype=pl.UInt32)).otherwise(expr)
@@ -143,34 +156,47 @@ REVIEW_JOB_COLUMNS = (
 
 def attribute_reviews(
     reviews: pl.LazyFrame, cases: pl.LazyFrame, plan: Sequence[Slice]
-) -> dict[int, pl.DataFrame]:
-    """Every review, split by slice (its case's slice; 0 for a review of no known case), with
-    `item_code` (its case's item; '' for none) and `case_key` (its case's row number in
-    `cases`, the key the slice's cases carry; null for none), in one join of the whole log.
+) -> pl.DataFrame:
+    """For every review, in the reviews' order: `__slice`, `case_key` and `item_code` (coded).
+
+    A review belongs to its case's slice and carries the case's key (the key the slice's
+    cases carry: `cases` must have `case_key`) and item ('' for none); a review of no known
+    case belongs to the slice of its rating time (any one slice would do: facts are sums), so
+    that every slice's reviews lie in a compact range of the time-ordered review log.
 
     Why: one join of all reviews against all cases costs about what one slice's look-up
-    does, so attributing them once replaces a scan of every review per slice, and it also
-    carries the case's item, which the 好差评 measures need, so no slice joins again. The
-    reviews are kept split by slice so that each part is freed once its slice is done.
+    does, so attributing them once replaces a join per slice, and it also carries the case's
+    item, which the 好差评 measures need. Only the key column goes through the join and only
+    the three small columns are kept, so the reviews themselves are read slice by slice
+    (`slice_reviews`) and memory stays that of one slice.
     """
-    keys = cases.with_row_index(CASE_KEY).select(
-        "case_id", CASE_KEY, pl.col("item_code").alias("__item"),
+    keys = cases.select(
+        "case_id", CASE_KEY, pl.col("item_code").cast(pl.Categorical).alias("__item"),
         slice_number(plan).alias("__slice"),
     )
-    attributed = (
-        reviews.join(keys, on="case_id", how="left", maintain_order="left")
-        .with_columns(
-            pl.col("__slice").fill_null(0),
+    return (
+        reviews.select("case_id", "rated_at")
+        .join(keys, on="case_id", how="left", maintain_order="left")
+        .select(
+            pl.coalesce("__slice", slice_number(plan, pl.col("rated_at"))).alias("__slice"),
+            CASE_KEY,
             pl.col("__item").fill_null("").alias("item_code"),
         )
-        .drop("__item")
         .collect()
     )
-    empty = coded(attributed.clear().drop("__slice"))
-    parts = {int(k[0]): coded(v) for k, v in
-             attributed.partition_by("__slice", as_dict=True, include_key=False).items()}
-    del attributed
-    return {i: parts.pop(i, empty) for i in range(len(plan))}
+
+
+def slice_reviews(reviews: pl.LazyFrame, attribution: pl.DataFrame, i: int) -> pl.DataFrame:
+    """Slice `i`'s reviews with their attribution (`attribute_reviews`), reading only the
+    range of review rows from its first to its last (a Parquet scan skips the rest)."""
+    mine = attribution["__slice"] == i
+    rows = mine.arg_true()
+    lo, n = (int(rows[0]), int(rows[-1]) - int(rows[0]) + 1) if rows.len() else (0, 0)
+    part = reviews.slice(lo, n).collect()
+    return coded(
+        pl.concat([part, attribution.slice(lo, n).drop("__slice")], how="horizontal")
+        .filter(mine.slice(lo, n))
+    )
 
 
 def slice_suspensions(suspensions: pl.DataFrame, cases: pl.DataFrame) -> pl.DataFrame:
@@ -209,7 +235,7 @@ class FrameSource:
     def __init__(self, tables: dict[str, pl.DataFrame]) -> None:
         self.tables = tables
         self._plan: list[Slice] | None = None
-        self._reviews: dict[int, pl.DataFrame] = {}
+        self._reviews: pl.DataFrame | None = None
 
     def reference(self) -> dict[str, pl.DataFrame]:
         return {n: self.tables[n] for n in REFERENCE_TABLES}
@@ -220,15 +246,16 @@ class FrameSource:
     def slice(self, plan: Sequence[Slice], i: int) -> dict[str, pl.DataFrame]:
         if len(plan) == 1:
             return keyed({k: self.tables[k] for k in ("cases", "suspensions", "reviews")})
-        if self._plan != plan or i not in self._reviews:
+        if self._reviews is None or self._plan != plan:
             self._plan = list(plan)
-            self._reviews = attribute_reviews(self.tables["reviews"].lazy(),
-                                              self.tables["cases"].lazy(), plan)
+            self._reviews = attribute_reviews(
+                self.tables["reviews"].lazy(),
+                self.tables["cases"].lazy().with_row_index(CASE_KEY), plan)
         cases = self.tables["cases"].with_row_index(CASE_KEY).filter(slice_expr(plan[i]))
         return {
             "cases": coded(cases),
             "suspensions": slice_suspensions(self.tables["suspensions"], cases),
-            "reviews": self._reviews.pop(i),
+            "reviews": slice_reviews(self.tables["reviews"].lazy(), self._reviews, i),
         }
 
     def bundle_heads(self) -> pl.DataFrame:
@@ -249,14 +276,16 @@ class ParquetSource:
         self.case_columns = list(case_columns) if case_columns else None
         self._suspensions = pl.read_parquet(self.dir / "suspensions.parquet")
         self._plan: list[Slice] | None = None
-        self._reviews: dict[int, pl.DataFrame] = {}
+        self._reviews: pl.DataFrame | None = None
 
     def _scan(self, name: str) -> pl.LazyFrame:
         return pl.scan_parquet(self.dir / f"{name}.parquet")
 
     def _cases(self) -> pl.LazyFrame:
-        lf = self._scan("cases")
-        return lf.select(self.case_columns) if self.case_columns else lf
+        """The cases with `case_key` = their row number in the file (the scan's own row
+        index, which keeps predicate pushdown into the row groups)."""
+        lf = pl.scan_parquet(self.dir / "cases.parquet", row_index_name=CASE_KEY)
+        return lf.select(CASE_KEY, *self.case_columns) if self.case_columns else lf
 
     def reference(self) -> dict[str, pl.DataFrame]:
         return {n: pl.read_parquet(self.dir / f"{n}.parquet") for n in REFERENCE_TABLES}
@@ -265,17 +294,19 @@ class ParquetSource:
         return _key_month_bounds(self._scan("cases"))
 
     def slice(self, plan: Sequence[Slice], i: int) -> dict[str, pl.DataFrame]:
-        if self._plan != plan or i not in self._reviews:
+        if self._reviews is None or self._plan != plan:
             self._plan = list(plan)
             self._reviews = attribute_reviews(
-                self._scan("reviews").select(REVIEW_JOB_COLUMNS), self._scan("cases"), plan)
-        # The row index is taken before the filter: it is the key the attribution gave.
-        cases = self._cases().with_row_index(CASE_KEY).filter(slice_expr(plan[i])).collect()
+                self._scan("reviews").select(REVIEW_JOB_COLUMNS),
+                pl.scan_parquet(self.dir / "cases.parquet", row_index_name=CASE_KEY), plan)
+        cases = self._cases().filter(slice_expr(plan[i])).collect()
+        mine = slice_reviews(self._scan("reviews").select(REVIEW_JOB_COLUMNS), self._reviews, i)
+        if i == len(plan) - 1:  # the last slice: the attribution is no longer needed
+            self._reviews = None
         return {
             "cases": coded(cases),
             "suspensions": slice_suspensions(self._suspensions, cases),
-            # each slice's reviews are handed over once and then freed
-            "reviews": self._reviews.pop(i),
+            "reviews": mine,
         }
 
     def bundle_heads(self) -> pl.DataFrame:
@@ -375,6 +406,6 @@ def iter_slices(source: CaseSource, months_per_slice: int) -> Iterator[dict[str,
 
 __all__ = [
     "CASE_KEY", "CODED_COLUMNS", "REVIEW_JOB_COLUMNS", "CaseSource", "DatabaseSource", "FrameSource", "ParquetSource", "Slice",
-    "attribute_reviews", "bundle_heads_of", "coded", "keyed",
+    "attribute_reviews", "bundle_heads_of", "coded", "keyed", "slice_reviews",
     "iter_slices", "plan_slices", "slice_expr",
 ]
