@@ -130,18 +130,27 @@ def intake_measures(
     rows = cases.filter(pl.col("accepted_at").is_not_null()).with_columns(
         month_of("accepted_at").alias("month")
     ).filter(pl.col("month").is_in(months))
-    rows = _with_bundle_heads(rows, cases, bundle_heads)
+    rows = _with_bundle_heads(rows, cases, bundle_heads, "case_id")
     return _sum_to_grain(rows, _intake_exprs(settings))
 
 
 def _with_bundle_heads(
-    rows: pl.LazyFrame, cases: pl.LazyFrame, bundle_heads: pl.LazyFrame | None
+    rows: pl.LazyFrame, cases: pl.LazyFrame, bundle_heads: pl.LazyFrame | None, key: str
 ) -> pl.LazyFrame:
-    # The bundle's first case is found over all cases (not only this month's), so a bundle
-    # spanning two months is counted once, in the month it started. Bundles are a small subset.
+    """Add `__head`: the case is the first case of its bundle.
+
+    The bundle's first case is found over all cases (not only this month's), so a bundle
+    spanning two months is counted once, in the month it started. Bundles are a small subset
+    (about 3 % of cases), so the heads are matched by case_id among the bundled cases only
+    and flagged on `key`."""
     if bundle_heads is None:
         bundle_heads = bundle_heads_of(cases)
-    return flag_membership(rows, bundle_heads, "case_id", "__head")
+    heads = (
+        cases.filter(pl.col("bundle_id").is_not_null())
+        .select(*dict.fromkeys((key, "case_id")))
+        .join(bundle_heads.select("case_id"), on="case_id", how="semi")
+    )
+    return flag_membership(rows, heads, key, "__head")
 
 
 def completed_clock(
@@ -332,7 +341,7 @@ def case_facts(
         .unique()
     )
     rows = flag_membership(case_rows, reviewed, key, "__reviewed")
-    rows = _with_bundle_heads(rows, cases, bundle_heads)
+    rows = _with_bundle_heads(rows, cases, bundle_heads, key)
     rows = _workday_lag_ok(rows, calendar, "completed_at", "reported_at",
                            settings.report_lag_days, "__timely")
     completion_counted = pl.col("__status_ok") & pl.col("is_done")
