@@ -169,13 +169,15 @@ def compute_source(
     settings: Settings,
     calendar: WorkCalendar,
     months_per_slice: int = 0,
+    prefetch: bool = False,
 ) -> tuple[dict[str, pl.DataFrame], dict[str, int]]:
     """Every fact frame for `months`, reading `source` one slice of cases at a time.
 
     `months_per_slice` = 0 reads everything as one slice. Returns the frames and the number of
     input rows read per table. Slicing changes nothing in the result: facts are sums over cases
     and are summed over slices; bundle heads and the 营商环境 chains, which span slices, are
-    read whole (queries.case_sources).
+    read whole (queries.case_sources). `prefetch` reads the next slice while this one is
+    computed (queries.case_sources.iter_slices).
     """
     # The 营商环境 change-from-last-month needs the previous month beside the requested ones.
     be_months = sorted({*months, previous_month(months[0])})
@@ -186,7 +188,7 @@ def compute_source(
     # Each slice's facts are already summed to the grain (a few hundred thousand rows), so
     # they are kept and summed once at the end, on their integer codes.
     lists: dict[str, list[pl.DataFrame]] = {name: [] for name in SLICE_FRAMES}
-    for tables in iter_slices(source, months_per_slice):
+    for tables in iter_slices(source, months_per_slice, prefetch):
         for k in ("cases", "suspensions", "reviews"):
             input_rows[k] = input_rows.get(k, 0) + tables[k].height
         part = slice_frames(tables, months, be_months, as_of, settings, calendar, heads)
@@ -277,7 +279,7 @@ def run_compute(
     try:
         if window is None:
             # Everything: read slice by slice so that memory stays that of one slice.
-            source: CaseSource = DatabaseSource(engine)
+            source: CaseSource = DatabaseSource(engine, JOB_CASE_COLUMNS)
             slice_months = FULL_RECOMPUTE_SLICE_MONTHS
             bounds = source.key_month_bounds()
             lo = bounds[0] if bounds else None
@@ -292,7 +294,7 @@ def run_compute(
         calendar.cover(span_start, span_end)
         fallback = calendar.fallback_years_between(span_start, as_of.date())
         frames, input_rows = compute_source(source, months, as_of, settings, calendar,
-                                            slice_months)
+                                            slice_months, prefetch=window is None)
         written = facts_store.replace_months(
             engine, months,
             {k: frames[k] for k in facts_store.MONTHLY_TABLES},

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -321,10 +322,18 @@ class ParquetSource:
 
 
 class DatabaseSource:
-    """The product database: each slice is a handful of SELECTs with bound parameters."""
+    """The product database: each slice is a handful of SELECTs with bound parameters.
 
-    def __init__(self, engine: Engine) -> None:
+    `case_columns`: only these case columns are read (the job's); reviews are read with the
+    columns the job uses (`REVIEW_JOB_COLUMNS`)."""
+
+    def __init__(self, engine: Engine, case_columns: Sequence[str] | None = None) -> None:
         self.engine = engine
+        self.case_columns = list(case_columns) if case_columns else None
+
+    def _case_cols(self) -> list[sa.ColumnElement]:
+        c = schema.cases.c
+        return [c[n] for n in self.case_columns] if self.case_columns else list(c)
 
     def reference(self) -> dict[str, pl.DataFrame]:
         return {n: inputs.read_table(self.engine, n) for n in REFERENCE_TABLES}
@@ -354,15 +363,17 @@ class DatabaseSource:
         c, r, su = schema.cases, schema.reviews, schema.suspensions
         in_slice = self._in_slice(c.c, plan[i])
         first = i == 0
-        cases = inputs.read_select(self.engine, sa.select(*c.c).where(in_slice), "cases")
+        cases = inputs.read_select(self.engine, sa.select(*self._case_cols()).where(in_slice),
+                                   "cases")
         susp = inputs.read_select(
             self.engine,
             sa.select(*su.c).join(c, c.c.case_id == su.c.case_id).where(in_slice),
             "suspensions",
         )
-        mine = sa.select(*r.c).join(c, c.c.case_id == r.c.case_id).where(in_slice)
+        review_cols = [r.c[n] for n in REVIEW_JOB_COLUMNS]
+        mine = sa.select(*review_cols).join(c, c.c.case_id == r.c.case_id).where(in_slice)
         if first:
-            orphan = sa.select(*r.c).where(
+            orphan = sa.select(*review_cols).where(
                 ~sa.exists().where(c.c.case_id == r.c.case_id)
             )
             mine = sa.union_all(mine, orphan)
@@ -387,7 +398,8 @@ class DatabaseSource:
                      "suspensions": inputs.polars_schema("suspensions")}
             return {k: pl.DataFrame(schema=v) for k, v in empty.items()}
         mine = c.c.item_code.in_(list(item_codes))
-        cases = inputs.read_select(self.engine, sa.select(*c.c).where(mine), "cases")
+        cases = inputs.read_select(self.engine, sa.select(*self._case_cols()).where(mine),
+                                   "cases")
         susp = inputs.read_select(
             self.engine, sa.select(*su.c).join(c, c.c.case_id == su.c.case_id).where(mine),
             "suspensions",
@@ -395,13 +407,30 @@ class DatabaseSource:
         return {"cases": cases, "suspensions": susp}
 
 
-def iter_slices(source: CaseSource, months_per_slice: int) -> Iterator[dict[str, pl.DataFrame]]:
+def iter_slices(source: CaseSource, months_per_slice: int,
+                prefetch: bool = False) -> Iterator[dict[str, pl.DataFrame]]:
     """Every slice of `source`, in order; together they hold every case and review once.
-    `months_per_slice` ≤ 0: one slice holding everything."""
+    `months_per_slice` ≤ 0: one slice holding everything.
+
+    `prefetch`: read slice i + 1 on a background thread while the caller computes slice i.
+    Worth it where reading is mostly waiting (the database source: the server executes the
+    query while the job computes); memory then holds the next slice's inputs beside the
+    current slice's work.
+    """
     bounds = source.key_month_bounds() if months_per_slice > 0 else None
     plan = plan_slices(*(bounds or (None, None)), months_per_slice)
-    for i in range(len(plan)):
-        yield source.slice(plan, i)
+    if not prefetch or len(plan) == 1:
+        for i in range(len(plan)):
+            yield source.slice(plan, i)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="slice-read") as pool:
+        pending = pool.submit(source.slice, plan, 0)
+        for i in range(len(plan)):
+            tables = pending.result()
+            if i + 1 < len(plan):
+                pending = pool.submit(source.slice, plan, i + 1)
+            yield tables
+            del tables
 
 
 __all__ = [
