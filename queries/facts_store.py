@@ -1,5 +1,9 @@
 """Writes of the metric jobs: replace whole months of facts atomically, record job runs.
 
+On PostgreSQL the rows go in by COPY in binary format (queries.pg_binary: no text formatted
+by the client nor parsed by the server); `COPY_FORMAT` = "csv" keeps the text form, for the
+benchmark's comparison.
+
 A rerun of a month deletes that month's rows and inserts the new ones in the same transaction,
 so readers see either the old month or the new one, never half of each; a failed job leaves the
 previous facts untouched. The caller's audit row (`audit`, a `queries.audit.AuditHook`) is
@@ -9,15 +13,18 @@ written in that same transaction, so a job run is on record exactly when its fac
 from __future__ import annotations
 
 import datetime as dt
+import io
 from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from queries import schema
+from queries import pg_binary, schema
 from queries.audit import AuditHook
 from queries.engine import analyze, is_postgres
+
+COPY_FORMAT = "binary"
 
 MONTHLY_TABLES = ("case_facts", "review_facts", "card_facts", "used_days_hist", "cards",
                   "be_scores")
@@ -33,17 +40,18 @@ def _insert(conn: Connection, table: sa.Table, df: pl.DataFrame) -> int:
     if key:
         df = df.sort(key, nulls_last=True)
     if is_postgres(conn.engine):
-        import io
-
-        buf = io.BytesIO()
-        df.write_csv(buf, include_header=False, null_value="\\N", quote_style="necessary")
-        buf.seek(0)
         cols = ", ".join(f'"{c}"' for c in df.columns)
+        if COPY_FORMAT == "binary":
+            buf = io.BytesIO(pg_binary.encode(df, table))
+            options = "FORMAT binary"
+        else:
+            buf = io.BytesIO()
+            df.write_csv(buf, include_header=False, null_value="\\N", quote_style="necessary")
+            buf.seek(0)
+            options = "FORMAT csv, NULL '\\N'"
         raw = conn.connection.driver_connection
         with raw.cursor() as cur:
-            cur.copy_expert(
-                f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT csv, NULL \'\\N\')', buf
-            )
+            cur.copy_expert(f'COPY "{table.name}" ({cols}) FROM STDIN WITH ({options})', buf)
         return df.height
     conn.execute(table.insert(), df.to_dicts())
     return df.height
