@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_compute.py --cases 20000000 [--data DIR] [--skip-postgres]
     .venv/bin/python bench/bench_compute.py --cases 20000000 --phase full --stages
     .venv/bin/python bench/bench_compute.py --phase pg-read --database URL [--repeat 3]
-    .venv/bin/python bench/bench_compute.py --phase pg-job --database URL [--copy-format csv]
+    .venv/bin/python bench/bench_compute.py --phase pg-job --database URL [--copy-format binary]
 
 1. Generates the demo city to Parquet (once per size, cached in --data).
 2. Full recompute of every metric family (`metrics.jobs.compute_frames`) for all months, in a
@@ -26,8 +26,8 @@ On a PostgreSQL database holding the data set (`--database URL`, loaded by `xiao
 `queries.case_sources.DatabaseSource`) three ways — COPY … TO STDOUT as CSV parsed by Polars,
 ADBC (adbc-driver-postgresql, Arrow) and connectorx (Arrow) — in rotating order, `--repeat`
 times; `pg-job` runs the product's job (`metrics.jobs.run_compute(engine, None)`, what
-`xiaoneng compute --all` runs) with its stages timed, facts written by binary COPY or, with
-`--copy-format csv`, by CSV COPY.
+`xiaoneng compute --all` runs) with its stages timed, facts written by CSV COPY or, with
+`--copy-format binary`, by binary COPY.
 """
 
 from __future__ import annotations
@@ -514,7 +514,7 @@ def main() -> None:
     p.add_argument("--database", help="pg-read / pg-job: SQLAlchemy URL of a PostgreSQL "
                    "database holding the data set")
     p.add_argument("--repeat", type=int, default=3, help="pg-read: repetitions per way")
-    p.add_argument("--copy-format", choices=["binary", "csv"], default="binary")
+    p.add_argument("--copy-format", choices=["binary", "csv"], default="csv")
     args = p.parse_args()
     if args.phase in ("pg-read", "pg-job"):
         if not args.database:

@@ -1,8 +1,10 @@
 """Writes of the metric jobs: replace whole months of facts atomically, record job runs.
 
-On PostgreSQL the rows go in by COPY in binary format (queries.pg_binary: no text formatted
-by the client nor parsed by the server); `COPY_FORMAT` = "csv" keeps the text form, for the
-benchmark's comparison.
+On PostgreSQL the rows go in by COPY. `COPY_FORMAT` chooses CSV (the default) or PostgreSQL's
+binary format (queries.pg_binary). Binary was measured and lost (BENCHMARKS.md, metric job):
+the facts are mostly small counts in BIGINT columns, which binary sends as 12 bytes a field
+(4 of length, 8 of value) against 2–3 as text, and building it costs the client more than
+formatting CSV; the server's saved parsing did not make up for it.
 
 A rerun of a month deletes that month's rows and inserts the new ones in the same transaction,
 so readers see either the old month or the new one, never half of each; a failed job leaves the
@@ -24,7 +26,7 @@ from queries import pg_binary, schema
 from queries.audit import AuditHook
 from queries.engine import analyze, is_postgres
 
-COPY_FORMAT = "binary"
+COPY_FORMAT = "csv"
 
 MONTHLY_TABLES = ("case_facts", "review_facts", "card_facts", "used_days_hist", "cards",
                   "be_scores")

@@ -1,5 +1,6 @@
-"""Fact writes by binary COPY: the bytes follow PostgreSQL's format, and what a real server
-stores equals what was sent (every column type of the fact tables, NULLs, CJK text)."""
+"""Fact writes by COPY, in CSV (the default) and binary form: the binary bytes follow
+PostgreSQL's format, and in both forms what a real server stores equals what was sent (every
+column type of the fact tables, NULLs, empty strings, CJK text)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import datetime as dt
 import struct
 
 import polars as pl
+import pytest
 import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 
@@ -78,7 +80,9 @@ def _read(engine: sa.Engine, table: sa.Table, like: pl.DataFrame) -> pl.DataFram
     return pl.DataFrame([tuple(r) for r in rows], schema=like.schema, orient="row")
 
 
-def test_binary_copy_stores_exactly_the_frame_on_postgresql(pg_engine):
+@pytest.mark.parametrize("copy_format", ["csv", "binary"])
+def test_copy_stores_exactly_the_frame_on_postgresql(pg_engine, monkeypatch, copy_format):
+    monkeypatch.setattr(facts_store, "COPY_FORMAT", copy_format)
     be = pl.DataFrame({
         "month": [dt.date(2024, 1, 1)], "region_code": ["330100"], "indicator": ["be_index"],
         "pillar": ["index"], "value": [71.25], "n": [None], "score": [-0.0001],
