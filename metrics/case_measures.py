@@ -17,7 +17,8 @@ to every month end at which the case was open. The work is one pass over the cas
   end is ord(month end) − ord(acceptance), except for the few cases with suspended time, whose
   suspensions are merged again at each month end (metrics.clock.add_used_days).
 
-Nothing here collects but the small key sets of `flag_membership`.
+Nothing here collects but small intermediates read more than once: the key sets of
+`flag_membership`, the one pass's groups and the month-end rows.
 """
 
 from __future__ import annotations
@@ -282,7 +283,9 @@ def _snapshot_measures(
     the suspension merge again; for the others used_wd = ord(month end) − ord(acceptance).
     """
     cal = as_calendar(calendar)
-    rows = month_end_rows(case_rows.select(key, *_SNAPSHOT_COLUMNS), months, as_of)
+    # Collected (the open cases' month ends: a few per cent of the rows) because both the
+    # plain and the suspended branch read it.
+    rows = month_end_rows(case_rows.select(key, *_SNAPSHOT_COLUMNS), months, as_of).collect().lazy()
     out = (*GRAIN, "deadline_days", "promised_days", "used_wd")
     plain = rows.filter(pl.col("suspended_wd") == 0).with_columns(
         (cal.ord_expr("e_date", "limit_unit") - pl.col("ord_a")).alias("used_wd")
@@ -351,10 +354,12 @@ def case_facts(
         pl.when(completion_counted).then(pl.col("used_wd")).alias("__used"),
     ).filter(pl.col("__m_acc").is_in(months) | pl.col("__m_done").is_in(months))
     intake, completion = _intake_exprs(settings), _completion_exprs()
+    # Collected here (a few hundred thousand rows): three results read it, and materialising
+    # it guarantees the one pass runs once whatever the optimiser does with shared subplans.
     groups = rows.group_by("__m_acc", "__m_done", *UNIT_GRAIN, "__used").agg(
         *(expr.cast(INT).sum().alias(name) for name, expr in {**intake, **completion}.items()),
         pl.len().cast(INT).alias("__n"),
-    )
+    ).collect().lazy()
     intake_facts = (
         groups.filter(pl.col("__m_acc").is_in(months))
         .group_by(pl.col("__m_acc").alias("month"), *UNIT_GRAIN)
