@@ -189,7 +189,7 @@ def attribute_reviews(
 
 def slice_reviews(reviews: pl.LazyFrame, attribution: pl.DataFrame, i: int) -> pl.DataFrame:
     """Slice `i`'s reviews with their attribution (`attribute_reviews`), reading only the
-    range of review rows from its first to its last (a Parquet scan skips the rest)."""
+    range of review rows from its first to its last."""
     mine = attribution["__slice"] == i
     rows = mine.arg_true()
     lo, n = (int(rows[0]), int(rows[-1]) - int(rows[0]) + 1) if rows.len() else (0, 0)
@@ -197,6 +197,28 @@ def slice_reviews(reviews: pl.LazyFrame, attribution: pl.DataFrame, i: int) -> p
     return coded(
         pl.concat([part, attribution.slice(lo, n).drop("__slice")], how="horizontal")
         .filter(mine.slice(lo, n))
+    )
+
+
+def slice_reviews_parquet(path: Path, attribution: pl.DataFrame, i: int) -> pl.DataFrame:
+    """`slice_reviews` for a Parquet file: only the row groups holding a review of the slice
+    are read (the log is written in time order, so those are about the slice's own months
+    and a few stragglers, rather than every group between its first and last review)."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(path)
+    sizes = [file.metadata.row_group(g).num_rows for g in range(file.metadata.num_row_groups)]
+    ends = np.cumsum(sizes)
+    mine = attribution["__slice"] == i
+    groups = np.unique(np.searchsorted(ends, mine.arg_true().to_numpy(), side="right"))
+    rows = np.concatenate([np.arange(ends[g] - sizes[g], ends[g]) for g in groups]) \
+        if len(groups) else np.zeros(0, dtype=np.int64)
+    part = pl.from_arrow(file.read_row_groups(groups.tolist(), columns=list(REVIEW_JOB_COLUMNS)))
+    taken = pl.Series(rows, dtype=pl.Int64)
+    return coded(
+        pl.concat([part, attribution[taken].drop("__slice")], how="horizontal")  # type: ignore[list-item]
+        .filter(mine.gather(taken))
     )
 
 
@@ -301,7 +323,7 @@ class ParquetSource:
                 self._scan("reviews").select(REVIEW_JOB_COLUMNS),
                 pl.scan_parquet(self.dir / "cases.parquet", row_index_name=CASE_KEY), plan)
         cases = self._cases().filter(slice_expr(plan[i])).collect()
-        mine = slice_reviews(self._scan("reviews").select(REVIEW_JOB_COLUMNS), self._reviews, i)
+        mine = slice_reviews_parquet(self.dir / "reviews.parquet", self._reviews, i)
         if i == len(plan) - 1:  # the last slice: the attribution is no longer needed
             self._reviews = None
         return {
