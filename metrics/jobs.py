@@ -89,7 +89,8 @@ class JobResult:
 
 
 # Months of acceptance per slice in a full recompute: about 3.5 M cases a slice at 20 M cases
-# over 34 months, which keeps the job's peak memory to one slice's working set.
+# over 34 months, which keeps the job's peak memory to one slice's working set (plus the next
+# slice's inputs while they are read ahead from the database).
 FULL_RECOMPUTE_SLICE_MONTHS = 6
 
 SLICE_FRAMES = ("case_facts", "used_days_hist", "review_facts", "cards", "warnings")

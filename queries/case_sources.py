@@ -3,14 +3,15 @@
 Why chunks: every case measure, card and review fact is a sum (or a list) over cases, so the
 facts of disjoint sets of cases add up to the facts of their union (the additivity property the
 tests pin). The full recompute therefore reads the cases in slices of acceptance months, each
-with its own suspensions and reviews, and only the running sums stay in memory: peak memory is
-one slice's, not the whole log's.
+with its own suspensions and reviews, and only the slices' sums stay in memory: peak memory is
+one slice's (two with `iter_slices(prefetch=True)`), not the whole log's.
 
 A slice holds the cases whose *chunk key* — `accepted_at`, or `submitted_at` for a case never
 accepted — falls in [lo, hi); the first slice has no lower bound and the last no upper bound,
 so the slices partition every case. Each slice carries the suspensions of its cases and the
-reviews of its cases; reviews tied to no known case go to the first slice, so every review is
-read exactly once.
+reviews of its cases; reviews tied to no known case go to one slice (the database source: the
+first; the frame and Parquet sources: the slice of their rating time), so every review is read
+exactly once.
 
 Three things span slices and are read separately: the first case of each bundle (a bundle is
 counted once, in the month its first case was accepted), and the cases of the 营商环境 items
