@@ -1,6 +1,9 @@
 """Benchmark the metric job, and the same representative subset written other ways.
 
     .venv/bin/python bench/bench_compute.py --cases 20000000 [--data DIR] [--skip-postgres]
+    .venv/bin/python bench/bench_compute.py --cases 20000000 --phase full --stages
+    .venv/bin/python bench/bench_compute.py --phase pg-read --database URL [--repeat 3]
+    .venv/bin/python bench/bench_compute.py --phase pg-job --database URL [--copy-format binary]
 
 1. Generates the demo city to Parquet (once per size, cached in --data).
 2. Full recompute of every metric family (`metrics.jobs.compute_frames`) for all months, in a
@@ -13,6 +16,18 @@
    with a cumulative working-day index, suspensions cut and clipped but not merged (overlapping
    suspensions are double-counted there; our clock merges them), so they do slightly less work.
 Prints a Markdown table for BENCHMARKS.md.
+
+`--phase full --stages` is the full recompute with wall and CPU time per stage (review
+attribution, slice reads, slice computation, the final sums, the 营商环境 read): where the time
+goes. CPU time is reported beside wall time because on a shared machine it is the steadier one.
+
+On a PostgreSQL database holding the data set (`--database URL`, loaded by `xiaoneng import`):
+`pg-read` reads every slice of the full recompute (the SELECTs of
+`queries.case_sources.DatabaseSource`) three ways — COPY … TO STDOUT as CSV parsed by Polars,
+ADBC (adbc-driver-postgresql, Arrow) and connectorx (Arrow) — in rotating order, `--repeat`
+times; `pg-job` runs the product's job (`metrics.jobs.run_compute(engine, None)`, what
+`xiaoneng compute --all` runs) with its stages timed, facts written by CSV COPY or, with
+`--copy-format binary`, by binary COPY.
 """
 
 from __future__ import annotations
@@ -145,6 +160,122 @@ def phase_incremental(path: Path) -> dict:
     frames = compute_frames(sub, [INCREMENTAL_MONTH], AS_OF, Settings(), cal)
     return {"wall_s": time.perf_counter() - t, "window_cases": window.height,
             "peak_rss_gb": _rss_gb(), "case_fact_rows": frames["case_facts"].height}
+
+
+class _Stages:
+    """Wall and CPU seconds spent inside named functions (wrapped in place; a benchmark only)."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    def wrap(self, owner: object, name: str, label: str) -> None:
+        fn = getattr(owner, name)
+
+        def timed(*a, **k):
+            t, c = time.perf_counter(), time.process_time()
+            try:
+                return fn(*a, **k)
+            finally:
+                self.wall[label] = self.wall.get(label, 0.0) + time.perf_counter() - t
+                self.cpu[label] = self.cpu.get(label, 0.0) + time.process_time() - c
+
+        setattr(owner, name, timed)
+
+    def result(self) -> dict:
+        return {"stages_wall_s": {k: round(v, 2) for k, v in self.wall.items()},
+                "stages_cpu_s": {k: round(v, 2) for k, v in self.cpu.items()}}
+
+
+def phase_full_stages(path: Path) -> dict:
+    """The full recompute (as `phase_full`) with the time of each stage."""
+    from metrics import jobs
+    from queries import case_sources
+
+    stages = _Stages()
+    stages.wrap(case_sources, "attribute_reviews", "review attribution (once)")
+    stages.wrap(case_sources.ParquetSource, "slice", "slice reads (incl. attribution)")
+    stages.wrap(jobs, "slice_frames", "slice computation")
+    stages.wrap(jobs, "_sum", "sums over slices")
+    stages.wrap(case_sources.ParquetSource, "cases_of_items", "营商环境 cases read")
+    cpu = time.process_time()
+    result = phase_full(path)
+    return {**result, "cpu_s": round(time.process_time() - cpu, 2), **stages.result()}
+
+
+def phase_pg_read(url: str, repeat: int) -> dict:
+    """Every slice of the full recompute read from PostgreSQL three ways (see the module doc)."""
+    import sqlalchemy as sa
+
+    from metrics.jobs import FULL_RECOMPUTE_SLICE_MONTHS, JOB_CASE_COLUMNS
+    from queries import inputs, schema
+    from queries.case_sources import REVIEW_JOB_COLUMNS, DatabaseSource, plan_slices
+
+    engine = sa.create_engine(url)
+    source = DatabaseSource(engine, JOB_CASE_COLUMNS)
+    plan = plan_slices(*source.key_month_bounds(), FULL_RECOMPUTE_SLICE_MONTHS)
+    c, r, su = schema.cases, schema.reviews, schema.suspensions
+    statements = []
+    for s in plan:
+        inside = source._in_slice(c.c, s)
+        statements += [
+            ("cases", sa.select(*(c.c[n] for n in JOB_CASE_COLUMNS)).where(inside)),
+            ("suspensions", sa.select(*su.c).join(c, c.c.case_id == su.c.case_id).where(inside)),
+            ("reviews", sa.select(*(r.c[n] for n in REVIEW_JOB_COLUMNS))
+             .join(c, c.c.case_id == r.c.case_id).where(inside)),
+        ]
+    libpq = inputs._libpq_url(engine)
+
+    def connectorx(table: str, stmt: sa.Select) -> pl.DataFrame:
+        import connectorx as cx
+
+        sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
+        return pl.from_arrow(cx.read_sql(libpq, sql, return_type="arrow"))
+
+    ways = {
+        "COPY csv": lambda t, st: inputs.read_select(engine, st, t, method="copy"),
+        "ADBC": lambda t, st: inputs.read_select(engine, st, t, method="adbc"),
+        "connectorx": connectorx,
+    }
+    out: dict[str, list] = {w: [] for w in ways}
+    names = list(ways)
+    for rep in range(repeat):
+        for way in names[rep % len(names):] + names[: rep % len(names)]:
+            t, cpu, rows = time.perf_counter(), time.process_time(), 0
+            try:
+                for table, stmt in statements:
+                    rows += ways[way](table, stmt).height
+            except ImportError as exc:
+                out[way].append({"error": str(exc)})
+                continue
+            out[way].append({"wall_s": round(time.perf_counter() - t, 2),
+                             "client_cpu_s": round(time.process_time() - cpu, 2), "rows": rows})
+    engine.dispose()
+    return {"slices": len(plan), "runs": out}
+
+
+def phase_pg_job(url: str, copy_format: str) -> dict:
+    """`xiaoneng compute --all` on the database, in process, with its stages timed."""
+    from metrics import jobs
+    from queries import case_sources, facts_store
+    from queries.engine import make_engine
+
+    facts_store.COPY_FORMAT = copy_format
+    stages = _Stages()
+    stages.wrap(case_sources.DatabaseSource, "slice", "slice reads (background thread)")
+    stages.wrap(jobs, "slice_frames", "slice computation")
+    stages.wrap(case_sources.DatabaseSource, "cases_of_items", "营商环境 cases read")
+    stages.wrap(facts_store, "_insert", "fact COPY")
+    stages.wrap(facts_store, "analyze", "VACUUM ANALYZE of the facts")
+    stages.wrap(facts_store, "replace_months", "write transaction (incl. COPY, ANALYZE)")
+    engine = make_engine(url)
+    t, cpu = time.perf_counter(), time.process_time()
+    result = jobs.run_compute(engine, None, as_of=AS_OF)
+    wall = time.perf_counter() - t
+    engine.dispose()
+    return {"wall_s": round(wall, 2), "cpu_s": round(time.process_time() - cpu, 2),
+            "peak_rss_gb": _rss_gb(), "copy_format": copy_format, "written": result.written,
+            **stages.result()}
 
 
 # --- the representative subset, four ways ------------------------------------------------------
@@ -376,9 +507,26 @@ def main() -> None:
     p.add_argument("--postgres", default=os.environ.get(
         "TEST_DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"))
     p.add_argument("--skip-postgres", action="store_true")
-    p.add_argument("--phase", choices=["full", "incremental", *(f"subset-{w}" for w in SUBSETS)])
+    p.add_argument("--phase", choices=["full", "incremental", "pg-read", "pg-job",
+                                        *(f"subset-{w}" for w in SUBSETS)])
     p.add_argument("--path", type=Path)
+    p.add_argument("--stages", action="store_true", help="--phase full: time each stage")
+    p.add_argument("--database", help="pg-read / pg-job: SQLAlchemy URL of a PostgreSQL "
+                   "database holding the data set")
+    p.add_argument("--repeat", type=int, default=3, help="pg-read: repetitions per way")
+    p.add_argument("--copy-format", choices=["binary", "csv"], default="csv")
     args = p.parse_args()
+    if args.phase in ("pg-read", "pg-job"):
+        if not args.database:
+            p.error(f"--phase {args.phase} needs --database URL")
+        result = phase_pg_read(args.database, args.repeat) if args.phase == "pg-read" else \
+            phase_pg_job(args.database, args.copy_format)
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    if args.phase == "full" and args.stages:
+        print(json.dumps(phase_full_stages(args.path or ensure_data(args.cases, args.data)),
+                         ensure_ascii=False))
+        return
     if args.phase:
         if args.phase.startswith("subset-"):
             result = phase_subset(args.phase.removeprefix("subset-"), args.path, args.postgres)

@@ -19,26 +19,30 @@ from sqlalchemy.engine import Engine
 
 from metrics import business_env, case_measures, catalogue, reviews
 from metrics.calendar import WorkCalendar
-from metrics.cards import (
-    CARD_COLUMNS,
-    card_facts,
-    case_cards,
-    clock_cases,
-    mark_revoked,
-    warning_list,
-)
+from metrics.cards import CARD_COLUMNS, card_facts, case_cards, mark_revoked, warning_list
 from metrics.settings import Settings
 from queries import facts_store, inputs, revocations
 from queries.audit import AuditHook
-from queries.case_sources import CaseSource, DatabaseSource, FrameSource, iter_slices
+from queries.case_sources import (
+    CASE_KEY,
+    CODED_COLUMNS,
+    CaseSource,
+    DatabaseSource,
+    FrameSource,
+    iter_slices,
+)
 from queries.contract import DATE_FLOOR
 from queries.errors import XiaonengError
 from queries.extracts import add_months
 from queries.schema import GRAIN
 
-CLOCKED_CASE_COLUMNS = (
+# What the job's one pass over the cases reads (metrics.case_measures.case_pass): the clock's
+# inputs and every per-case intake and completion measure's. The pass is the job's largest
+# intermediate, so its width is its memory.
+PASS_CASE_COLUMNS = (
     "case_id", "item_code", "agency_code", "channel", "accepted_at", "completed_at", "status",
-    "statutory_days", "promised_days", "limit_unit", "e_result", "reported_at",
+    "statutory_days", "promised_days", "limit_unit", "e_result", "reported_at", "visits",
+    "full_online", "cross_region",
 )
 
 
@@ -93,7 +97,8 @@ class JobResult:
 
 
 # Months of acceptance per slice in a full recompute: about 3.5 M cases a slice at 20 M cases
-# over 34 months, which keeps the job's peak memory to one slice's working set.
+# over 34 months, which keeps the job's peak memory to one slice's working set (plus the next
+# slice's inputs while they are read ahead from the database).
 FULL_RECOMPUTE_SLICE_MONTHS = 6
 
 SLICE_FRAMES = ("case_facts", "used_days_hist", "review_facts", "cards", "warnings")
@@ -119,13 +124,15 @@ def slice_frames(
     cases = tables["cases"].lazy()
     susp = tables["suspensions"].lazy()
     revs = tables["reviews"].lazy()
-    # The clock of every case is the costliest step: compute it once, share it.
-    # Only the columns the clock's consumers read (completion measures, cards, 预警): the
-    # clocked frame is the job's largest intermediate, so its width is its memory.
-    clocked = clock_cases(cases.select(CLOCKED_CASE_COLUMNS), susp, calendar, settings,
-                          as_of).collect().lazy()
+    # The clock of every case is the costliest step: compute it once (in the one pass over
+    # the cases) and share it with the cards and the 预警 list.
+    key = [CASE_KEY] if CASE_KEY in tables["cases"].columns else []
+    case_rows = case_measures.case_pass(cases.select(*key, *PASS_CASE_COLUMNS), susp, calendar,
+                                        settings, as_of).collect().lazy()
     facts, hist = case_measures.case_facts(cases, susp, revs, calendar, be_months, settings,
-                                           as_of, clocked=clocked, bundle_heads=bundle_heads)
+                                           as_of, case_rows=case_rows, bundle_heads=bundle_heads)
+    # The rows of the cards and the 预警 list (metrics.cards.clock_cases).
+    clocked = case_rows.filter(pl.col("in_clock"))
     review_facts = reviews.review_facts(revs, cases, calendar, be_months, settings, as_of)
     cards = pl.concat(
         [
@@ -137,20 +144,31 @@ def slice_frames(
         how="vertical_relaxed",
     )
     warn = warning_list(clocked, settings, as_of)
-    collected = pl.collect_all([facts, hist, review_facts, cards, warn])
+    collected = pl.collect_all([facts, hist, review_facts, decoded(cards), decoded(warn)])
     return dict(zip(SLICE_FRAMES, collected, strict=True))
 
 
-def _add(total: pl.DataFrame | None, part: pl.DataFrame, keys: tuple[str, ...]) -> pl.DataFrame:
-    """Sum two additive frames row-wise on `keys` (slices overlap on a few months)."""
-    if total is None:
-        return part
-    values = [c for c in part.columns if c not in keys]
-    return (
-        pl.concat([total, part], how="vertical_relaxed")
+def decoded(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """The grain columns back as strings: the job works on their integer codes
+    (queries.case_sources.coded) and decodes only what it outputs."""
+    names = frame.collect_schema()
+    return frame.with_columns(
+        pl.col(c).cast(pl.String) for c in CODED_COLUMNS
+        if c in names and names[c] == pl.Categorical
+    )
+
+
+def _sum(parts: list[pl.DataFrame], keys: tuple[str, ...]) -> pl.DataFrame:
+    """Sum the slices' additive frames row-wise on `keys` (slices overlap on a few months),
+    in one group-by on the coded keys, then decode them."""
+    if len(parts) == 1:
+        return decoded(parts[0].lazy()).collect()
+    values = [c for c in parts[0].columns if c not in keys]
+    return decoded(
+        pl.concat([p.lazy() for p in parts], how="vertical_relaxed")
         .group_by(*keys)
         .agg(pl.col(values).sum())
-    )
+    ).collect()
 
 
 def compute_source(
@@ -161,14 +179,16 @@ def compute_source(
     calendar: WorkCalendar,
     months_per_slice: int = 0,
     revoked: Sequence[str] = (),
+    prefetch: bool = False,
 ) -> tuple[dict[str, pl.DataFrame], dict[str, int]]:
     """Every fact frame for `months`, reading `source` one slice of cases at a time.
 
     `months_per_slice` = 0 reads everything as one slice. `revoked`: ids of cards an appeal
-    decision revoked (queries.revocations), marked revoked before the card counts. Returns the frames and the number of
-    input rows read per table. Slicing changes nothing in the result: facts are sums over cases
+    decision revoked (queries.revocations), marked revoked before the card counts. Returns the
+    frames and the number of input rows read per table. Slicing changes nothing in the result: facts are sums over cases
     and are summed over slices; bundle heads and the 营商环境 chains, which span slices, are
-    read whole (queries.case_sources).
+    read whole (queries.case_sources). `prefetch` reads the next slice while this one is
+    computed (queries.case_sources.iter_slices).
     """
     # The 营商环境 change-from-last-month needs the previous month beside the requested ones.
     be_months = sorted({*months, previous_month(months[0])})
@@ -176,18 +196,20 @@ def compute_source(
     input_rows = {k: v.height for k, v in ref.items()}
     # One slice finds each bundle's first case itself; several need them found over all cases.
     heads = source.bundle_heads().lazy() if months_per_slice > 0 else None
-    totals: dict[str, pl.DataFrame | None] = dict.fromkeys(_ADDITIVE_KEYS)
-    lists: dict[str, list[pl.DataFrame]] = {"cards": [], "warnings": []}
-    for tables in iter_slices(source, months_per_slice):
+    # Each slice's facts are already summed to the grain (a few hundred thousand rows), so
+    # they are kept and summed once at the end, on their integer codes.
+    lists: dict[str, list[pl.DataFrame]] = {name: [] for name in SLICE_FRAMES}
+    for tables in iter_slices(source, months_per_slice, prefetch):
         for k in ("cases", "suspensions", "reviews"):
             input_rows[k] = input_rows.get(k, 0) + tables[k].height
         part = slice_frames(tables, months, be_months, as_of, settings, calendar, heads)
         del tables
-        for name, keys in _ADDITIVE_KEYS.items():
-            totals[name] = _add(totals[name], part[name], keys)
         for name in lists:
             lists[name].append(part[name])
-    out: dict[str, pl.DataFrame] = {k: v for k, v in totals.items() if v is not None}
+        del part
+    out: dict[str, pl.DataFrame] = {
+        name: _sum(lists.pop(name), keys) for name, keys in _ADDITIVE_KEYS.items()
+    }
     out["cards"] = mark_revoked(pl.concat(lists["cards"], how="vertical_relaxed"), revoked)
     out["warnings"] = pl.concat(lists["warnings"], how="vertical_relaxed")
     out["catalogue_facts"] = catalogue.catalogue_facts(
@@ -286,7 +308,7 @@ def run_compute(
     try:
         if window is None:
             # Everything: read slice by slice so that memory stays that of one slice.
-            source: CaseSource = DatabaseSource(engine)
+            source: CaseSource = DatabaseSource(engine, JOB_CASE_COLUMNS)
             slice_months = FULL_RECOMPUTE_SLICE_MONTHS
             bounds = source.key_month_bounds()
             lo = bounds[0] if bounds else None
@@ -301,7 +323,8 @@ def run_compute(
         calendar.cover(span_start, span_end)
         fallback = calendar.fallback_years_between(span_start, as_of.date())
         frames, input_rows = compute_source(source, months, as_of, settings, calendar,
-                                            slice_months, revocations.revoked_ids(engine))
+                                            slice_months, revocations.revoked_ids(engine),
+                                            prefetch=window is None)
         # The catalogue is valid at the data's cut-off: its snapshot is that month's, and
         # holds for the months after it until the next snapshot (metrics.query._catalogue).
         snapshot = min(as_of, cutoff or as_of).date().replace(day=1)

@@ -1,5 +1,11 @@
 """Writes of the metric jobs: replace whole months of facts atomically, record job runs.
 
+On PostgreSQL the rows go in by COPY. `COPY_FORMAT` chooses CSV (the default) or PostgreSQL's
+binary format (queries.pg_binary). Binary was measured and lost (BENCHMARKS.md, metric job):
+the facts are mostly small counts in BIGINT columns, which binary sends as 12 bytes a field
+(4 of length, 8 of value) against 2–3 as text, and building it costs the client more than
+formatting CSV; the server's saved parsing did not make up for it.
+
 A rerun of a month deletes that month's rows and inserts the new ones in the same transaction,
 so readers see either the old month or the new one, never half of each; a failed job leaves the
 previous facts untouched. The caller's audit row (`audit`, a `queries.audit.AuditHook`) is
@@ -9,6 +15,7 @@ written in that same transaction, so a job run is on record exactly when its fac
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -16,9 +23,11 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from queries import run_liveness, schema
+from queries import pg_binary, run_liveness, schema
 from queries.audit import AuditHook
 from queries.engine import analyze, is_postgres
+
+COPY_FORMAT = "csv"
 
 MONTHLY_TABLES = ("case_facts", "review_facts", "card_facts", "used_days_hist", "cards",
                   "be_scores")
@@ -34,17 +43,18 @@ def _insert(conn: Connection, table: sa.Table, df: pl.DataFrame) -> int:
     if key:
         df = df.sort(key, nulls_last=True)
     if is_postgres(conn.engine):
-        import io
-
-        buf = io.BytesIO()
-        df.write_csv(buf, include_header=False, null_value="\\N", quote_style="necessary")
-        buf.seek(0)
         cols = ", ".join(f'"{c}"' for c in df.columns)
+        if COPY_FORMAT == "binary":
+            buf = io.BytesIO(pg_binary.encode(df, table))
+            options = "FORMAT binary"
+        else:
+            buf = io.BytesIO()
+            df.write_csv(buf, include_header=False, null_value="\\N", quote_style="necessary")
+            buf.seek(0)
+            options = "FORMAT csv, NULL '\\N'"
         raw = conn.connection.driver_connection
         with raw.cursor() as cur:
-            cur.copy_expert(
-                f'COPY "{table.name}" ({cols}) FROM STDIN WITH (FORMAT csv, NULL \'\\N\')', buf
-            )
+            cur.copy_expert(f'COPY "{table.name}" ({cols}) FROM STDIN WITH ({options})', buf)
         return df.height
     conn.execute(table.insert(), df.to_dicts())
     return df.height

@@ -1,14 +1,17 @@
 """Read contract tables into Polars for the metric jobs, typed by the contract.
 
-PostgreSQL streams with `COPY (SELECT …) TO STDOUT` into Polars' CSV reader (an order of
-magnitude faster than fetching rows through the DB-API); SQLite is read through its cursor.
-Values are bound parameters in both paths: the COPY statement is built by SQLAlchemy with
-literal binds of validated date values only.
+PostgreSQL is read Arrow-native through ADBC (adbc-driver-postgresql: the server sends binary
+COPY, the driver builds Arrow columns, Polars takes them without a copy). Measured against
+`COPY (SELECT …) TO STDOUT` as CSV parsed by Polars and against connectorx (BENCHMARKS.md, the
+metric-job section; `bench/bench_compute.py --phase pg-read`). Where the driver is missing the
+CSV COPY path is used. SQLite is read through its cursor. Values are bound parameters in every
+path: the statement is built by SQLAlchemy with literal binds of validated date values only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import io
 from collections.abc import Sequence
 
@@ -33,7 +36,8 @@ def polars_schema(table: str) -> dict[str, pl.DataType]:
 
 
 def _typed(df: pl.DataFrame, table: str) -> pl.DataFrame:
-    want = polars_schema(table)
+    """`df` cast to the contract's dtypes (its columns may be a subset of the table's)."""
+    want = {n: t for n, t in polars_schema(table).items() if n in df.columns}
     exprs = []
     for name, dtype in want.items():
         col = pl.col(name)
@@ -51,27 +55,63 @@ def _typed(df: pl.DataFrame, table: str) -> pl.DataFrame:
     return df.select(exprs)
 
 
-def read_select(engine: Engine, stmt: sa.Select, table: str) -> pl.DataFrame:
-    """Run a SELECT of a contract table's columns and return a typed frame."""
-    names = TABLES[table].names
+def _selected_names(stmt: sa.Select, table: str) -> list[str]:
+    """The contract column names a SELECT returns, in order (checked against the contract)."""
+    names = [c.name for c in stmt.selected_columns]
+    unknown = set(names) - set(TABLES[table].names)
+    if unknown:
+        raise ValueError(f"{table}: not contract columns: {sorted(unknown)}")
+    return names
+
+
+def arrow_reads_available() -> bool:
+    """Whether the Arrow-native PostgreSQL driver (ADBC) is installed."""
+    return importlib.util.find_spec("adbc_driver_postgresql") is not None
+
+
+def _libpq_url(engine: Engine) -> str:
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _read_adbc(engine: Engine, sql: str) -> pl.DataFrame:
+    import adbc_driver_postgresql.dbapi as adbc
+
+    with adbc.connect(_libpq_url(engine)) as conn, conn.cursor() as cur:
+        cur.execute(sql)
+        return pl.from_arrow(cur.fetch_arrow_table())  # type: ignore[return-value]
+
+
+def _read_copy_csv(engine: Engine, sql: str, names: list[str]) -> pl.DataFrame:
+    buf = io.BytesIO()
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cur:
+            cur.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)", buf)
+    finally:
+        raw.close()
+    buf.seek(0)
+    return pl.read_csv(buf, schema={n: pl.String for n in names}) if buf.getbuffer().nbytes \
+        else pl.DataFrame(schema={n: pl.String for n in names})
+
+
+def read_select(engine: Engine, stmt: sa.Select, table: str,
+                method: str | None = None) -> pl.DataFrame:
+    """Run a SELECT of (some of) a contract table's columns and return a typed frame.
+
+    `method` (PostgreSQL only, for the benchmark): "adbc" or "copy"; default ADBC when
+    installed."""
+    names = _selected_names(stmt, table)
     if is_postgres(engine):
         sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
-        buf = io.BytesIO()
-        raw = engine.raw_connection()
-        try:
-            with raw.cursor() as cur:
-                cur.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)", buf)
-        finally:
-            raw.close()
-        buf.seek(0)
-        df = pl.read_csv(buf, schema={n: pl.String for n in names}) if buf.getbuffer().nbytes \
-            else pl.DataFrame(schema={n: pl.String for n in names})
+        method = method or ("adbc" if arrow_reads_available() else "copy")
+        df = _read_adbc(engine, sql) if method == "adbc" else \
+            _read_copy_csv(engine, sql, names)
         return _typed(df, table)
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
+    want = {n: t for n, t in polars_schema(table).items() if n in names}
     df = pl.DataFrame([tuple(r) for r in rows], schema=names, orient="row",
-                      infer_schema_length=None) if rows else \
-        pl.DataFrame(schema=polars_schema(table))
+                      infer_schema_length=None) if rows else pl.DataFrame(schema=want)
     if rows:  # an all-null column comes back untyped; _typed casts it from text
         df = df.with_columns(pl.col(n).cast(pl.String) for n, t in df.schema.items()
                              if t == pl.Null)
